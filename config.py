@@ -1,0 +1,123 @@
+"""Configuration: every tunable is a class attribute, overridable as SANITY_<KEY>.
+
+Environment values are parsed by the type of the default: numbers accept decimals,
+booleans accept true/false/1/0/yes/no (case-insensitive).
+"""
+
+from __future__ import annotations
+
+import os
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+ARXIV_DEFAULT_QUERY = (
+    "cat:cs.CV OR cat:cs.LG OR cat:cs.CL OR cat:cs.AI OR cat:cs.NE OR cat:cs.RO OR cat:stat.ML"
+)
+
+
+def parse_value(key: str, raw: str, default: object) -> object:
+    """Parse an environment string by the type of the key's default value."""
+    text = raw.strip()
+    if isinstance(default, bool):
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"SANITY_{key}: expected true/false, got {raw!r}")
+    if isinstance(default, int | float):
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueError(f"SANITY_{key}: expected a number, got {raw!r}") from None
+        if isinstance(default, int) and number.is_integer():
+            return int(number)
+        return number
+    return raw
+
+
+class Config:
+    """Defaults for a production instance."""
+
+    # Storage. DATABASE_URL None means SQLite in the instance folder; DATA_DIR None means
+    # <instance>/data. SECRET_KEY None means: read <instance>/secret_key if it exists.
+    DATABASE_URL: str | None = None
+    DATA_DIR: str | None = None
+    SECRET_KEY: str | None = None
+    BASE_URL: str = "http://127.0.0.1:5000"
+    TRUSTED_PROXIES: int = 0
+
+    # Crawler (arXiv export API).
+    ARXIV_API_URL: str = "https://export.arxiv.org/api/query"
+    ARXIV_OAI_URL: str = "https://oaipmh.arxiv.org/oai"
+    ARXIV_QUERY: str = ARXIV_DEFAULT_QUERY
+    ARXIV_DELAY_SECONDS: float = 3.0
+    ARXIV_TIMEOUT_SECONDS: float = 30.0
+    ARXIV_MAX_RETRIES: int = 5
+    ARXIV_BACKOFF_SECONDS: float = 5.0
+    ARXIV_BACKOFF_MAX_SECONDS: float = 300.0
+    ARXIV_USER_AGENT: str = (
+        "sanity/0.1 (self-hosted arXiv recommender; +https://github.com/sanity-arxiv/sanity)"
+    )
+    CRAWL_PAGE_SIZE: int = 100
+    CRAWL_MAX_RESULTS: int = 2000
+    CRAWL_STOP_AFTER_KNOWN_PAGES: int = 2
+    CRAWL_EMPTY_PAGE_RETRIES: int = 3
+    CRAWL_GAP_MARGIN_HOURS: float = 48.0
+    # arXiv announces once a day (Sun-Thu evenings, US Eastern); four looks a day keep the
+    # service at most a few hours behind without wasting requests.
+    CRAWL_INTERVAL_MINUTES: float = 360.0
+    CRAWL_ON_START_IF_EMPTY: bool = True
+    JOB_LEASE_SECONDS: float = 900.0
+
+    # Mail (used by digests).
+    MAIL_SERVER: str = "localhost"
+    MAIL_PORT: int = 25
+    MAIL_USE_TLS: bool = False
+    MAIL_USERNAME: str = ""
+    MAIL_PASSWORD: str = ""
+    MAIL_FROM: str = "sanity@localhost"
+
+    # Accounts and limits.
+    REGISTRATION_OPEN: bool = True
+    RATELIMIT_ENABLED: bool = True
+    RATELIMIT_STORAGE_URI: str = "memory://"
+
+    # Web.
+    PAPERS_PER_PAGE: int = 25
+    MAX_CONTENT_LENGTH: int = 1024 * 1024
+
+    TESTING: bool = False
+    DEBUG: bool = False
+
+    @classmethod
+    def keys(cls) -> list[str]:
+        """All configuration keys (upper-case attributes, inherited included)."""
+        return [k for k in dir(cls) if k.isupper()]
+
+    @classmethod
+    def as_dict(cls, environ: dict[str, str] | None = None) -> dict[str, object]:
+        """The class defaults with SANITY_<KEY> environment overrides applied."""
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for key in cls.keys():
+            default = getattr(cls, key)
+            raw = env.get(f"SANITY_{key}")
+            values[key] = default if raw is None else parse_value(key, raw, default)
+        return values
+
+
+class TestingConfig(Config):
+    """Fast, isolated settings for the test suite (no real arXiv, no delays)."""
+
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    ARXIV_API_URL = "http://127.0.0.1:9/api/query"
+    ARXIV_OAI_URL = "http://127.0.0.1:9/oai"
+    ARXIV_DELAY_SECONDS = 0.0
+    ARXIV_TIMEOUT_SECONDS = 2.0
+    ARXIV_BACKOFF_SECONDS = 0.01
+    ARXIV_BACKOFF_MAX_SECONDS = 0.05
+    CRAWL_ON_START_IF_EMPTY = False
+    RATELIMIT_ENABLED = False
+    MAIL_SERVER = "127.0.0.1"

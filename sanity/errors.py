@@ -1,0 +1,45 @@
+"""Error handling: JSON errors under /api, site-styled pages elsewhere; roll back on error."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .db import db
+
+log = logging.getLogger(__name__)
+
+
+def wants_json() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _respond(exc: HTTPException):
+    db.session.rollback()
+    message = exc.description or exc.name
+    if wants_json():
+        response = jsonify(error=message)
+        response.status_code = exc.code or 500
+    else:
+        response = render_template("error.html", code=exc.code, name=exc.name, message=message)
+        response = (response, exc.code)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _respond(exc)
+
+    @app.errorhandler(OperationalError)
+    def database_down(exc: OperationalError):
+        log.error("database error: %s", exc.orig)
+        return _respond(ServiceUnavailable("The database is unavailable; try again shortly."))
+
+    @app.errorhandler(Exception)
+    def crashed(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _respond(InternalServerError("Something went wrong on our side."))

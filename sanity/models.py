@@ -1,0 +1,141 @@
+"""Typed SQLAlchemy 2.0 models: papers, users, tags (with polarity), crawl runs, job locks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    select,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import db
+from .timeutil import utcnow
+
+
+class Paper(db.Model):
+    """One arXiv paper, keyed by its id without version; a newer version replaces it in place."""
+
+    __tablename__ = "papers"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # None when the source did not say (OAI-PMH's arXiv format has no version numbers).
+    version: Mapped[int | None] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    abstract: Mapped[str] = mapped_column(Text)
+    authors: Mapped[list] = mapped_column(JSON)
+    primary_category: Mapped[str] = mapped_column(String(64), index=True, default="")
+    # All categories, primary first, space-separated: filterable with one LIKE on both databases.
+    categories: Mapped[str] = mapped_column(Text, default="")
+    published: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    comment: Mapped[str | None] = mapped_column(Text)
+    journal_ref: Mapped[str | None] = mapped_column(Text)
+    doi: Mapped[str | None] = mapped_column(String(255))
+    license: Mapped[str | None] = mapped_column(String(255))
+    added: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+    @property
+    def category_list(self) -> list[str]:
+        return self.categories.split()
+
+    def __repr__(self) -> str:
+        return f"<Paper {self.id}v{self.version}>"
+
+
+class User(db.Model):
+    """An account; usernames are unique case-insensitively (username_key is the folded form)."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    username_key: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(255))
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    digest_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tags: Mapped[list[Tag]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Tag(db.Model):
+    """A user's named collection of papers."""
+
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="tags")
+    entries: Mapped[list[TagPaper]] = relationship(
+        back_populates="tag", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TagPaper(db.Model):
+    """Membership of a paper in a tag; negative=True means "not interested"."""
+
+    __tablename__ = "tag_papers"
+
+    tag_id: Mapped[int] = mapped_column(ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True)
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    added: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    tag: Mapped[Tag] = relationship(back_populates="entries")
+
+
+class CrawlRun(db.Model):
+    """One crawl or harvest run: what it did, how it ended, and where the next run resumes."""
+
+    __tablename__ = "crawl_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="api", index=True)
+    started: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # running | ok | partial (stopped early, resumable) | failed
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    pages: Mapped[int] = mapped_column(Integer, default=0)
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    new: Mapped[int] = mapped_column(Integer, default=0)
+    updated: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    # Where the next run picks up: {"gaps": [[lo, hi], ...]} for the API crawler,
+    # {"token": ..., "from": ..., "set": ...} for an OAI-PMH harvest.
+    resume: Mapped[dict | None] = mapped_column(JSON)
+
+    @classmethod
+    def latest(cls, kind: str = "api"):
+        """Select the newest runs of one kind, newest first."""
+        return select(cls).where(cls.kind == kind).order_by(cls.id.desc())
+
+
+class JobLock(db.Model):
+    """A named lock with a lease: a holder that dies stops blocking others once it expires."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    acquired: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))

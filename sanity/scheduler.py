@@ -1,0 +1,68 @@
+"""The APScheduler (3.x) that runs the periodic jobs. Never started inside create_app."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from flask import Flask
+from sqlalchemy import exists, select
+
+from .crawler import crawl
+from .db import db
+from .locks import LockBusy
+from .models import Paper
+from .timeutil import UTC, get_clock
+
+log = logging.getLogger(__name__)
+
+JOB_DEFAULTS = {
+    "coalesce": True,  # a backlog of missed runs becomes one run
+    "max_instances": 1,
+    "misfire_grace_time": None,  # a late run still runs, however late
+}
+
+
+def crawl_job(app: Flask) -> None:
+    """Scheduled crawl: skip quietly if another process holds the lock; never raise."""
+    with app.app_context():
+        try:
+            run = crawl(get_clock(app))
+            log.info("scheduled crawl %s: %d new, %d replaced", run.status, run.new, run.updated)
+        except LockBusy as exc:
+            log.info("scheduled crawl skipped: %s", exc)
+        except Exception:
+            log.exception("scheduled crawl crashed")
+        finally:
+            db.session.remove()
+
+
+def database_is_empty(app: Flask) -> bool:
+    with app.app_context():
+        try:
+            return not db.session.scalar(select(exists().where(Paper.id.is_not(None))))
+        finally:
+            db.session.remove()
+
+
+def build_scheduler(app: Flask, blocking: bool = False):
+    """A scheduler with the crawl job; the first crawl runs at once when there are no papers."""
+    kind = BlockingScheduler if blocking else BackgroundScheduler
+    scheduler = kind(timezone=UTC, job_defaults=JOB_DEFAULTS)
+    minutes = float(app.config["CRAWL_INTERVAL_MINUTES"])
+    now = get_clock(app).now()
+    first = now + timedelta(minutes=minutes)
+    if app.config["CRAWL_ON_START_IF_EMPTY"] and database_is_empty(app):
+        first = now
+    scheduler.add_job(
+        crawl_job,
+        IntervalTrigger(minutes=minutes, timezone=UTC),
+        args=[app],
+        id="crawl",
+        name="crawl arXiv",
+        next_run_time=first,
+    )
+    return scheduler

@@ -1,0 +1,92 @@
+"""Shared fixtures: an app on SQLite and on PostgreSQL, a fake arXiv, a fake clock, factories."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from config import TestingConfig
+from sanity import create_app
+from sanity.db import db
+from sanity.timeutil import FakeClock
+from tests.arxiv_server import FakeArxiv
+
+DEFAULT_PG = "postgresql+psycopg://sanity:sanity@127.0.0.1:5432/sanity_test"
+
+
+def postgres_url() -> str:
+    return os.environ.get("SANITY_TEST_DATABASE_URL") or DEFAULT_PG
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the test database (or skip/fail when no server is there)."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+    except sa.exc.OperationalError as exc:
+        reason = f"no PostgreSQL server at {url}: {str(exc.orig).strip().splitlines()[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI must run the PostgreSQL tests)")
+        pytest.skip(reason + " (set SANITY_TEST_DATABASE_URL)")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = postgres_url()
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def arxiv():
+    server = FakeArxiv().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def app(database_url, tmp_path, arxiv, clock, monkeypatch):
+    """An app on a migrated database, pointed at the fake arXiv, with a fake clock."""
+    instance = tmp_path / "instance"
+    monkeypatch.setenv("SANITY_INSTANCE_PATH", str(instance))
+    app = create_app(
+        TestingConfig,
+        {
+            "DATABASE_URL": database_url,
+            "DATA_DIR": str(tmp_path / "data"),
+            "ARXIV_API_URL": arxiv.url + "/api/query",
+            "ARXIV_OAI_URL": arxiv.url + "/oai",
+        },
+    )
+    app.extensions["sanity.clock"] = clock
+    with app.app_context():
+        upgrade()
+        yield app
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()

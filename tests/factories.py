@@ -1,0 +1,58 @@
+"""Small factories for papers and fake arXiv fixtures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from itertools import count
+
+from sanity.arxiv import PaperRecord
+from sanity.db import db
+from sanity.ingest import upsert_papers
+from tests.arxiv_server import FakePaper
+
+_ids = count(1)
+BASE_TIME = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def make_record(**overrides) -> PaperRecord:
+    """A parsed paper record with sensible defaults."""
+    n = next(_ids)
+    when = overrides.pop("when", BASE_TIME + timedelta(minutes=n))
+    values = dict(
+        id=f"2603.{n:05d}",
+        version=1,
+        title=f"Paper {n}",
+        abstract=f"Abstract of paper {n} about transformers.",
+        authors=["Ada Lovelace", "Alan Turing"],
+        categories=["cs.LG", "stat.ML"],
+        published=when,
+        updated=when,
+    )
+    values.update(overrides)
+    return PaperRecord(**values)
+
+
+def make_paper(**overrides):
+    """Insert one paper into the database and return its record."""
+    record = make_record(**overrides)
+    upsert_papers([record])
+    db.session.commit()
+    return record
+
+
+def fake_papers(n: int, start: datetime = BASE_TIME, step_minutes: int = 7, prefix: str = "2603"):
+    """n fake arXiv papers, the i-th updated step_minutes after the previous one."""
+    out = []
+    for i in range(n):
+        when = start + timedelta(minutes=step_minutes * i)
+        out.append(
+            FakePaper(
+                id=f"{prefix}.{i + 1:05d}",
+                title=f"Fake paper {i + 1} on $\\alpha$-divergences & <graphs>",
+                abstract=f"We study   problem {i + 1}\n  with care.",
+                authors=[f"Author {i + 1}", "Émilie du Châtelet"],
+                categories=["cs.LG", "stat.ML"] if i % 2 else ["cs.CV"],
+                published=when,
+            )
+        )
+    return out
