@@ -127,6 +127,7 @@ class Fault:
     headers: dict = field(default_factory=dict)
     seconds: float = 0.0
     keep: int = 0
+    send_body: bool = False  # status faults: send the real document with the error status
 
 
 class FakeArxiv:
@@ -284,6 +285,8 @@ def _handler(state: FakeArxiv):
 
         def apply(self, fault: Fault, body: str, ctype: str) -> None:
             if fault.kind == "status":
+                if fault.send_body:
+                    return self.reply(fault.status, body, ctype, fault.headers)
                 return self.reply(fault.status, "Service Unavailable", "text/plain", fault.headers)
             if fault.kind == "delay":
                 time.sleep(fault.seconds)
@@ -312,6 +315,9 @@ def _handler(state: FakeArxiv):
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (timeout test) or was killed
 
     return Handler

@@ -11,7 +11,7 @@ from flask_migrate import upgrade
 
 from config import TestingConfig
 from sanity import create_app
-from sanity.db import db
+from sanity.db import db, normalize_url
 from sanity.timeutil import FakeClock
 from tests.arxiv_server import FakeArxiv
 
@@ -22,13 +22,18 @@ def postgres_url() -> str:
     return os.environ.get("SANITY_TEST_DATABASE_URL") or DEFAULT_PG
 
 
-def reset_postgres(url: str) -> None:
-    """Empty the test database (or skip/fail when no server is there)."""
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+def reset_postgres(url: str) -> str:
+    """A fresh, empty schema private to this test process (or skip/fail with no server).
+
+    Concurrent test runs share one database; each gets its own schema via search_path.
+    """
+    schema = f"test_{os.getpid()}"
+    base = sa.engine.make_url(normalize_url(url))
+    engine = sa.create_engine(base)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-            conn.execute(sa.text("CREATE SCHEMA public"))
+            conn.execute(sa.text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            conn.execute(sa.text(f"CREATE SCHEMA {schema}"))
     except sa.exc.OperationalError as exc:
         reason = f"no PostgreSQL server at {url}: {str(exc.orig).strip().splitlines()[0]}"
         if os.environ.get("CI"):
@@ -36,6 +41,8 @@ def reset_postgres(url: str) -> None:
         pytest.skip(reason + " (set SANITY_TEST_DATABASE_URL)")
     finally:
         engine.dispose()
+    scoped = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    return scoped.render_as_string(hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,9 +50,7 @@ def database_url(request, tmp_path) -> str:
     """A fresh, empty database of each kind."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+    return reset_postgres(postgres_url())
 
 
 @pytest.fixture
