@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-instance/secret_key:
+instance/secret_key: | $(BIN)/python
 	mkdir -p instance
 	umask 077; $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
 

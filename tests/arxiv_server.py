@@ -94,11 +94,12 @@ def oai_record(p: FakePaper) -> str:
     optional = ""
     if p.version > 1:
         optional += f"<updated>{p.updated:%Y-%m-%d}</updated>"
+    sets = "".join(f" <setSpec>{s}</setSpec>" for s in dict.fromkeys(map(oai_set, p.categories)))
     parts = [
         "<record><header>",
         f" <identifier>oai:arXiv.org:{p.id}</identifier>",
         f" <datestamp>{p.updated:%Y-%m-%d}</datestamp>",
-        f" <setSpec>cs</setSpec></header><metadata>",
+        f"{sets}</header><metadata>",
         ' <arXiv xmlns="http://arxiv.org/OAI/arXiv/"'
         ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
         ' xsi:schemaLocation="http://arxiv.org/OAI/arXiv/ http://arxiv.org/OAI/arXiv.xsd">',
@@ -112,6 +113,27 @@ def oai_record(p: FakePaper) -> str:
         parts.append(f"<doi>{escape(p.doi)}</doi>")
     parts.append(f"<abstract>  {escape(p.abstract)}\n</abstract></arXiv></metadata></record>")
     return "\n".join(parts)
+
+
+# Archives arXiv groups under the "physics" OAI-PMH set (physics:hep-th, ...).
+PHYSICS_ARCHIVES = {
+    "astro-ph", "cond-mat", "gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nlin",
+    "nucl-ex", "nucl-th", "physics", "quant-ph",
+}  # fmt: skip
+
+
+def oai_set(category: str) -> str:
+    """The OAI-PMH set a category belongs to: `cs` for cs.LG, `physics:hep-th` for hep-th."""
+    archive = category.split(".", 1)[0]
+    return f"physics:{archive}" if archive in PHYSICS_ARCHIVES else archive
+
+
+def in_oai_set(category: str, set_spec: str) -> bool:
+    """Whether a category is in a set: `math` holds math.GT (not math-ph), `physics` hep-th."""
+    archive, _, sub = category.partition(".")
+    group = "physics" if archive in PHYSICS_ARCHIVES else archive
+    wanted = set_spec.split(":")
+    return wanted == [group, archive, sub][: len(wanted)]
 
 
 _WINDOW = re.compile(r"lastUpdatedDate:\[(\d{12}) TO (\d{12})\]")
@@ -197,6 +219,9 @@ class FakeArxiv:
         return head + body + "</feed>\n"
 
     def oai(self, params: dict) -> str:
+        problem = _oai_bad_request(params)
+        if problem:
+            return _oai_error(*problem)
         token = params.get("resumptionToken")
         if token:
             match = re.fullmatch(r"(\d+)\|(.*)\|(.*)", token)
@@ -210,9 +235,11 @@ class FakeArxiv:
         if from_date:
             found = [p for p in found if f"{p.updated:%Y-%m-%d}" >= from_date]
         if set_spec:
-            found = [p for p in found if any(c.startswith(set_spec) for c in p.categories)]
+            found = [p for p in found if any(in_oai_set(c, set_spec) for c in p.categories)]
         if not found:
-            return _oai_error("noRecordsMatch", "The combination of the values results in an empty list.")
+            return _oai_error(
+                "noRecordsMatch", "The combination of the values results in an empty list."
+            )
         page = found[offset : offset + self.oai_page_size]
         nxt = offset + len(page)
         attrs = f'cursor="{offset}" completeListSize="{len(found)}"'
@@ -249,6 +276,28 @@ def _oai_wrap(inner: str) -> str:
         '<request verb="ListRecords">http://export.arxiv.org/oai2</request>\n'
         f"{inner}\n</OAI-PMH>\n"
     )
+
+
+def _oai_bad_request(params: dict) -> tuple[str, str] | None:
+    """The (code, message) an OAI-PMH provider answers a malformed ListRecords with, if any."""
+    if params.get("verb") != "ListRecords":
+        return "badVerb", "Illegal verb (only ListRecords is served here)"
+    args = set(params) - {"verb"}
+    if "resumptionToken" in params:
+        if args != {"resumptionToken"}:
+            return "badArgument", "resumptionToken is an exclusive argument"
+        return None
+    if args - {"metadataPrefix", "from", "set"}:  # no `until`: this server does not filter by it
+        return "badArgument", f"Illegal arguments: {sorted(args)}"
+    if "metadataPrefix" not in params:
+        return "badArgument", "metadataPrefix is required"
+    if params["metadataPrefix"] != "arXiv":
+        return "cannotDisseminateFormat", "Only the arXiv format is served here"
+    try:
+        datetime.strptime(params.get("from", "2000-01-01"), "%Y-%m-%d")
+    except ValueError:
+        return "badArgument", "from must be YYYY-MM-DD"
+    return None
 
 
 def _oai_error(code: str, text: str) -> str:
@@ -321,3 +370,35 @@ def _handler(state: FakeArxiv):
                 pass  # the client gave up (timeout test) or was killed
 
     return Handler
+
+
+def main() -> None:
+    """Serve N synthetic papers for manual trials: python -m tests.arxiv_server --port 8080."""
+    import argparse
+    from datetime import timedelta
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--papers", type=int, default=300)
+    args = parser.parse_args()
+    server = FakeArxiv()
+    now = datetime.now(UTC).replace(microsecond=0)
+    for i in range(args.papers):
+        when = now - timedelta(minutes=37 * i)
+        server.add(
+            FakePaper(
+                id=f"{when:%y%m}.{i + 1:05d}",
+                title=f"Synthetic paper {i + 1}: attention for $k$-NN & <sparse> graphs",
+                abstract=f"We study problem {i + 1} with transformers and careful baselines.",
+                authors=[f"Author {i + 1}", "Émilie du Châtelet"],
+                categories=["cs.LG", "stat.ML"] if i % 2 else ["cs.CV", "cs.AI"],
+                published=when,
+            )
+        )
+    server.server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(server))
+    print(f"fake arXiv with {args.papers} papers on {server.url}/api/query", flush=True)
+    server.server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
