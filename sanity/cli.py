@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import signal
@@ -23,6 +24,28 @@ class InputError(click.ClickException):
     exit_code = 2
 
 
+def needs_database(f):
+    """Run in the app context, after checking the database is reachable and migrated."""
+
+    @functools.wraps(f)
+    @with_appcontext
+    def wrapper(*args, **kwargs):
+        from sqlalchemy.exc import OperationalError
+
+        from .db import schema_problem
+
+        problem = schema_problem()
+        if problem:
+            raise click.ClickException(problem)
+        try:
+            return f(*args, **kwargs)
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0]
+            raise click.ClickException(f"database error: {reason}") from None
+
+    return wrapper
+
+
 def setup_logging() -> None:
     logging.basicConfig(
         level=logging.INFO,
@@ -39,7 +62,7 @@ def _run_summary(run) -> str:
 
 
 @click.command("crawl")
-@with_appcontext
+@needs_database
 def crawl_command() -> None:
     """Crawl the arXiv API once now (incremental), then update features."""
     from .crawler import crawl
@@ -60,7 +83,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 @click.command("harvest")
 @click.option("--from", "from_date", help="Only records changed on or after YYYY-MM-DD.")
 @click.option("--set", "set_spec", help="OAI-PMH set, e.g. cs or physics:hep-th.")
-@with_appcontext
+@needs_database
 def harvest_command(from_date: str | None, set_spec: str | None) -> None:
     """Bulk harvest over OAI-PMH; an interrupted harvest resumes where it stopped."""
     from .harvest import harvest
@@ -86,7 +109,7 @@ def harvest_command(from_date: str | None, set_spec: str | None) -> None:
     help="Keep papers in this category (glob, e.g. 'cs.*'); repeatable.",
 )
 @click.option("--batch-size", default=2000, show_default=True, type=click.IntRange(1, 100_000))
-@with_appcontext
+@needs_database
 def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> None:
     """Import arXiv's bulk metadata snapshot (JSON lines, .gz ok, '-' for stdin)."""
     from . import features
@@ -143,7 +166,7 @@ def _require_secret(app: Flask) -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-scheduler", is_flag=True, help="Do not run the crawl schedule here.")
-@with_appcontext
+@needs_database
 def serve_command(host: str, port: int, threads: int, no_scheduler: bool) -> None:
     """Serve the web UI and API with waitress; runs the scheduler in a thread."""
     from waitress import serve
@@ -167,7 +190,7 @@ def serve_command(host: str, port: int, threads: int, no_scheduler: bool) -> Non
 
 
 @click.command("worker")
-@with_appcontext
+@needs_database
 def worker_command() -> None:
     """Run the scheduler alone (crawls and feature updates) for a gunicorn deployment."""
     from .scheduler import build_scheduler

@@ -73,3 +73,23 @@ def init_app(app: Flask) -> None:
 def is_sqlite() -> bool:
     """True when the current app's database is SQLite."""
     return db.engine.dialect.name == "sqlite"
+
+
+def schema_problem() -> str | None:
+    """Why the database cannot be used yet (unreachable, not migrated, outdated), or None."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from sqlalchemy.exc import SQLAlchemyError
+
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    try:
+        with db.engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        return f"cannot open the database {db.engine.url.render_as_string()}: {reason}"
+    if current is None:
+        return "the database is empty: run `sanity db upgrade` first"
+    if current != head:
+        return f"the database is at revision {current}, not {head}: run `sanity db upgrade`"
+    return None
