@@ -70,6 +70,23 @@ class Config:
     CRAWL_ON_START_IF_EMPTY: bool = True
     JOB_LEASE_SECONDS: float = 900.0
 
+    # Features (TF-IDF, arxiv-sanity-lite's parameters) and ranking.
+    TFIDF_NGRAM_MAX: int = 2
+    TFIDF_SUBLINEAR_TF: bool = True
+    TFIDF_STOP_WORDS: str = "english"
+    TFIDF_MAX_FEATURES: int = 20000
+    TFIDF_MIN_DF: float = 5.0
+    TFIDF_MAX_DF: float = 0.1
+    TFIDF_VOCAB_SAMPLE: int = 20000
+    TFIDF_REFIT_GROWTH: float = 0.25
+    FEATURES_IN_CHILD: bool = True
+    COMPUTE_INTERVAL_HOURS: float = 24.0
+    SIMILAR_METHOD: str = "cosine"
+    SVM_C: float = 0.1
+    SVM_NEGATIVES: int = 5000
+    SEARCH_MAX_QUERY_LENGTH: int = 1000
+    SEARCH_TOTAL_CAP: int = 1000
+
     # Mail (used by digests).
     MAIL_SERVER: str = "localhost"
     MAIL_PORT: int = 25
@@ -119,5 +136,6 @@ class TestingConfig(Config):
     ARXIV_BACKOFF_SECONDS = 0.01
     ARXIV_BACKOFF_MAX_SECONDS = 0.05
     CRAWL_ON_START_IF_EMPTY = False
+    FEATURES_IN_CHILD = False
     RATELIMIT_ENABLED = False
     MAIL_SERVER = "127.0.0.1"

@@ -7,6 +7,8 @@ from alembic import context
 from flask import current_app
 from sqlalchemy import text
 
+from sanity.db import include_name  # keeps the FTS table and GIN index out of autogenerate
+
 config = context.config
 if config.config_file_name and not logging.getLogger().handlers:
     fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -17,18 +19,6 @@ engine = target_db.engine
 config.set_main_option(
     "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
 )
-
-# Objects the ORM does not model (full-text tables, GIN indexes) are created by migrations
-# themselves; autogenerate must not offer to drop them.
-UNMODELLED_PREFIXES = ("papers_fts", "ix_papers_search")
-
-
-def include_name(name, type_, parent_names):
-    if name and name.startswith(UNMODELLED_PREFIXES):
-        return False
-    if type_ == "table":
-        return name in target_db.metadata.tables
-    return True
 
 
 def run_migrations_offline():

@@ -41,6 +41,7 @@ def create_app(
     )
     app.config.from_mapping(config_class.as_dict())
     app.config.update(overrides or {})
+    app.config["SANITY_KEYS"] = config_class.keys()
     app.debug = bool(app.config["DEBUG"])
     app.testing = bool(app.config["TESTING"])
     _load_secret_key(app)

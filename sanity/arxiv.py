@@ -13,8 +13,9 @@ import feedparser
 # New style: YYMM.NNNN (2007-2014) or YYMM.NNNNN (2015-); old style: archive[.SC]/YYMMNNN.
 _NEW_ID = r"\d{4}\.\d{4,5}"
 _OLD_ID = r"[a-z][a-z\-]*(?:\.[A-Za-z\-]{2,})?/\d{7}"
+# ASCII: \d would otherwise accept other scripts' digits (Arabic-Indic, fullwidth, ...).
 _ID_RE = re.compile(
-    rf"^(?:arxiv:)?(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?$", re.IGNORECASE
+    rf"^(?:arxiv:)?(?P<id>{_NEW_ID}|{_OLD_ID})(?:v(?P<version>\d+))?$", re.IGNORECASE | re.ASCII
 )
 _URL_PREFIX = re.compile(r"^https?://(?:export\.|www\.)?arxiv\.org/(?:abs|pdf)/", re.IGNORECASE)
 

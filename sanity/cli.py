@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+import zlib
 
 import click
 from flask import Flask, current_app
@@ -112,7 +113,7 @@ def harvest_command(from_date: str | None, set_spec: str | None) -> None:
 @needs_database
 def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> None:
     """Import arXiv's bulk metadata snapshot (JSON lines, .gz ok, '-' for stdin)."""
-    from . import features
+    from . import compute
     from .ingest import import_snapshot, open_snapshot
     from .locks import INGEST_LOCK, Lease
 
@@ -120,9 +121,16 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
         stream = open_snapshot(path)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    clock = get_clock()
+    lease = Lease(INGEST_LOCK, clock, float(current_app.config["JOB_LEASE_SECONDS"]))
     last = [time.monotonic()]
+    renewed = [clock.monotonic()]
 
     def progress(stats) -> None:
+        # Between batches (nothing uncommitted): a long import must not let its lease lapse.
+        if clock.monotonic() - renewed[0] >= lease.seconds / 3:
+            lease.renew()
+            renewed[0] = clock.monotonic()
         if time.monotonic() - last[0] >= 2:
             last[0] = time.monotonic()
             click.echo(
@@ -134,20 +142,51 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
     def report(message: str) -> None:
         click.echo(f"skipped {message}", err=True)
 
-    clock = get_clock()
     try:
-        with Lease(INGEST_LOCK, clock, 3600.0), stream:
+        with stream, lease:  # the stream first, so that a busy lock still closes it
             stats = import_snapshot(stream, list(categories), batch_size, progress, report)
     except LockBusy as exc:
         raise click.ClickException(str(exc)) from None
-    except (OSError, EOFError) as exc:  # e.g. a truncated .gz
+    except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or corrupt .gz
         raise InputError(f"cannot read {path}: {exc}") from None
-    features.update_after_ingest(stats.changed_ids)
+    compute.update_after_ingest(stats.changed_ids)
     click.echo(
         f"imported {stats.lines:,} lines in {stats.seconds:.1f}s: {stats.new:,} new, "
         f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
         f"{stats.filtered:,} filtered out, {stats.bad:,} malformed"
     )
+
+
+@click.command("compute")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Only vectorize papers new or changed since the last build (refits when stale).",
+)
+@needs_database
+def compute_command(update: bool) -> None:
+    """Rebuild TF-IDF features and the search index from scratch."""
+    from . import compute
+    from .locks import LockBusy
+
+    setup_logging()
+    started = time.monotonic()
+    try:
+        if update:
+            click.echo(compute.update())
+            return
+        built = compute.full_build()
+    except LockBusy as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # disk full, permissions: the previous build stays in place
+        raise click.ClickException(f"could not write features: {exc}") from None
+    if built is None:
+        click.echo("no papers yet: search index rebuilt, no features to build")
+    else:
+        click.echo(
+            f"built features for {built.n:,} papers ({len(built.vocabulary):,} terms) "
+            f"in {time.monotonic() - started:.1f}s"
+        )
 
 
 def _require_secret(app: Flask) -> None:
@@ -213,7 +252,14 @@ def worker_command() -> None:
         pass
 
 
-COMMANDS = [crawl_command, harvest_command, import_command, serve_command, worker_command]
+COMMANDS = [
+    crawl_command,
+    harvest_command,
+    import_command,
+    compute_command,
+    serve_command,
+    worker_command,
+]
 
 
 def init_app(app: Flask) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from . import features
+from . import compute
 from .arxiv import ApiError, FeedError, FeedPage, build_query_url, parse_feed, window_query
 from .db import db
 from .ingest import upsert_papers
@@ -221,7 +221,7 @@ class Crawler:
         run.requests = self.client.requests_made
         db.session.commit()
         if w.changed:
-            features.update_after_ingest(w.changed)
+            compute.update_after_ingest(w.changed)
         log.info(
             "crawl %s: %d pages, %d new, %d replaced%s",
             status, run.pages, run.new, run.updated, f" ({error})" if error else "",

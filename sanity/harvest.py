@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import current_app
 from sqlalchemy import update
 
-from . import features
+from . import compute
 from .arxiv import FeedError, build_oai_url, parse_oai
 from .db import db
 from .ingest import upsert_papers
@@ -96,5 +96,5 @@ def harvest(
             run.requests = client.requests_made
             db.session.commit()
             if changed:
-                features.update_after_ingest(changed)
+                compute.update_after_ingest(changed)
     return run

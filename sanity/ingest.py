@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import BinaryIO
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import String, insert, select, update
 
 from .arxiv import PaperRecord, clean_text, parse_datetime, parse_id
 from .db import db
@@ -66,19 +67,22 @@ def _row(record: PaperRecord) -> dict:
     }
 
 
-def _dedupe(records: Iterable[PaperRecord]) -> dict[str, PaperRecord]:
+def _dedupe(records: Iterable[PaperRecord]) -> tuple[dict[str, PaperRecord], int]:
+    """The newest record of each id, and how many records that left out."""
     best: dict[str, PaperRecord] = {}
+    seen = 0
     for record in records:
+        seen += 1
         held = best.get(record.id)
         if held is None or is_newer(record, held.version, held.updated):
             best[record.id] = record
-    return best
+    return best, seen - len(best)
 
 
 def upsert_papers(records: Iterable[PaperRecord]) -> UpsertResult:
     """Insert new papers, replace older versions in place, skip the rest. Does not commit."""
-    batch = _dedupe(records)
-    result = UpsertResult()
+    batch, duplicates = _dedupe(records)
+    result = UpsertResult(skipped=duplicates)  # a repeat within the batch changes nothing
     ids = list(batch)
     stored: dict[str, tuple] = {}
     for i in range(0, len(ids), CHUNK):
@@ -111,13 +115,27 @@ class SnapshotLineError(ValueError):
     """One line of a snapshot file could not be used."""
 
 
-def _snapshot_date(text: str | None):
-    if not text:
+# Columns of bounded length: a longer value would make PostgreSQL reject the whole batch.
+_LIMITS = {
+    column.name: column.type.length
+    for column in Paper.__table__.columns
+    if isinstance(column.type, String) and column.type.length
+}
+_MAX_VERSION = 2**31 - 1  # an INTEGER column
+
+
+def _snapshot_date(value: object) -> datetime | None:
+    """An RFC 2822 version date or an ISO date, in UTC; None if absent or unreadable."""
+    if not isinstance(value, str) or not value:
         return None
     try:
-        return as_utc(parsedate_to_datetime(text))
-    except (TypeError, ValueError):
-        return parse_datetime(text)
+        return as_utc(parsedate_to_datetime(value))
+    except (TypeError, ValueError, OverflowError):
+        pass
+    try:
+        return parse_datetime(value)
+    except OverflowError:  # e.g. year 1 with a positive offset
+        return None
 
 
 def _snapshot_authors(obj: dict) -> list[str]:
@@ -135,49 +153,96 @@ def _snapshot_authors(obj: dict) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
 
-def snapshot_record(obj: object) -> PaperRecord:
-    """Turn one snapshot object (Kaggle's arxiv-metadata-oai-snapshot format) into a record."""
-    if not isinstance(obj, dict):
-        raise SnapshotLineError("not a JSON object")
-    try:
-        pid, _ = parse_id(str(obj.get("id") or ""))
-    except ValueError as exc:
-        raise SnapshotLineError(str(exc)) from None
-    title = clean_text(obj.get("title") if isinstance(obj.get("title"), str) else "")
-    if not title:
-        raise SnapshotLineError(f"{pid}: no title")
+def _snapshot_text(obj: dict, key: str, pid: str) -> str | None:
+    """An optional text field, whitespace collapsed; None when absent, null or blank."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SnapshotLineError(f"{pid}: {key} is not a string")
+    return clean_text(value) or None
+
+
+def _snapshot_categories(obj: dict, pid: str) -> list[str]:
+    value = obj.get("categories") or ""
+    if isinstance(value, list) and all(isinstance(c, str) for c in value):
+        value = " ".join(value)
+    if not isinstance(value, str):
+        raise SnapshotLineError(f"{pid}: categories is not a string")
+    return list(dict.fromkeys(value.split()))
+
+
+def _snapshot_versions(obj: dict, pid: str) -> tuple[int | None, datetime, datetime]:
+    """(highest version number or None, v1 date, latest version date); update_date if none."""
     versions = obj.get("versions") if isinstance(obj.get("versions"), list) else []
     numbers, dates = [], []
     for entry in versions:
         if isinstance(entry, dict):
             text = str(entry.get("version", "")).lstrip("v")
-            if text.isdigit():
+            if text.isascii() and text.isdigit():
                 numbers.append(int(text))
             created = _snapshot_date(entry.get("created"))
             if created:
                 dates.append(created)
-    fallback = parse_datetime(obj.get("update_date"))
-    published = min(dates) if dates else fallback
-    updated = max(dates) if dates else fallback
-    if published is None or updated is None:
-        raise SnapshotLineError(f"{pid}: no versions and no update_date")
-    categories = obj.get("categories") or ""
-    if isinstance(categories, list):
-        categories = " ".join(categories)
-    return PaperRecord(
+    if not dates:
+        fallback = _snapshot_date(obj.get("update_date"))
+        if fallback is None:
+            raise SnapshotLineError(f"{pid}: no versions and no update_date")
+        dates = [fallback]
+    version = max(numbers) if numbers else None
+    if version is not None and version > _MAX_VERSION:
+        raise SnapshotLineError(f"{pid}: version number {version} out of range")
+    return version, min(dates), max(dates)
+
+
+def _check_storable(record: PaperRecord) -> None:
+    """Refuse values every database would not store as given (NUL, lone surrogates, length)."""
+    for name, limit in _LIMITS.items():
+        if len(getattr(record, name) or "") > limit:
+            raise SnapshotLineError(f"{record.id[:80]}: {name} longer than {limit} characters")
+    optional = (record.comment, record.journal_ref, record.doi, record.license)
+    text = "\n".join(
+        [record.title, record.abstract, *record.authors, *record.categories]
+        + [value for value in optional if value]
+    )
+    if "\x00" in text:
+        raise SnapshotLineError(f"{record.id}: text contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SnapshotLineError(f"{record.id}: lone surrogate in text") from None
+
+
+def snapshot_record(obj: object) -> PaperRecord:
+    """Turn one snapshot object (Kaggle's arxiv-metadata-oai-snapshot format) into a record."""
+    if not isinstance(obj, dict):
+        raise SnapshotLineError("not a JSON object")
+    if obj.get("id") in (None, ""):
+        raise SnapshotLineError("no id")
+    try:
+        pid, _ = parse_id(str(obj["id"]))
+    except ValueError as exc:
+        raise SnapshotLineError(str(exc)) from None
+    title = clean_text(obj.get("title") if isinstance(obj.get("title"), str) else "")
+    if not title:
+        raise SnapshotLineError(f"{pid}: no title")
+    version, published, updated = _snapshot_versions(obj, pid)
+    record = PaperRecord(
         id=pid,
-        version=max(numbers) if numbers else None,
+        version=version,
         title=title,
-        abstract=clean_text(obj.get("abstract") or ""),
+        abstract=_snapshot_text(obj, "abstract", pid) or "",
         authors=_snapshot_authors(obj),
-        categories=list(dict.fromkeys(str(categories).split())),
+        categories=_snapshot_categories(obj, pid),
         published=published,
         updated=updated,
-        comment=clean_text(obj.get("comments")) or None,
-        journal_ref=clean_text(obj.get("journal-ref")) or None,
-        doi=clean_text(obj.get("doi")) or None,
-        license=clean_text(obj.get("license")) or None,
+        comment=_snapshot_text(obj, "comments", pid),
+        journal_ref=_snapshot_text(obj, "journal-ref", pid),
+        doi=_snapshot_text(obj, "doi", pid),
+        license=_snapshot_text(obj, "license", pid),
     )
+    _check_storable(record)
+    return record
 
 
 @dataclass
@@ -197,15 +262,36 @@ class ImportStats:
         return self.lines / self.seconds if self.seconds else 0.0
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _GzipSnapshot(gzip.GzipFile):
+    """A GzipFile that also closes the file it reads (GzipFile leaves a given fileobj open)."""
+
+    def close(self) -> None:
+        source = self.fileobj
+        try:
+            super().close()
+        finally:
+            if source is not None:
+                source.close()
+
+
 def open_snapshot(path: str) -> BinaryIO:
     """Open a snapshot file, gzip by magic number, or standard input for '-'."""
     if path == "-":
         stream = sys.stdin.buffer
+        if not hasattr(stream, "peek"):  # e.g. a BytesIO standing in for stdin
+            stream = io.BufferedReader(stream)
     else:
         stream = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    peek = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
-    if peek == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+    try:
+        magic = stream.peek(2)[:2]
+    except BaseException:
+        stream.close()
+        raise
+    if magic == GZIP_MAGIC:
+        return _GzipSnapshot(fileobj=stream, mode="rb")  # type: ignore[return-value]
     return stream
 
 
@@ -216,30 +302,44 @@ def _matches(record: PaperRecord, patterns: list[str]) -> bool:
 def _read_records(
     stream: BinaryIO, patterns: list[str], stats: ImportStats, on_error: Callable[[str], None]
 ) -> Iterator[PaperRecord]:
-    for number, raw in enumerate(io.BufferedReader(stream, 1 << 20), start=1):  # type: ignore[arg-type]
-        stats.lines = number
-        if not raw.strip():
-            continue
-        try:
-            record = snapshot_record(json.loads(raw.decode("utf-8")))
-        except (UnicodeDecodeError, json.JSONDecodeError, SnapshotLineError) as exc:
-            stats.bad += 1
-            message = f"line {number}: {_short(exc)}"
-            if len(stats.errors) < 1000:
-                stats.errors.append(message)
-            on_error(message)
-            continue
-        if patterns and not _matches(record, patterns):
-            stats.filtered += 1
-            continue
-        yield record
+    reader = io.BufferedReader(stream, 1 << 20)  # type: ignore[arg-type]
+    try:
+        for number, raw in enumerate(reader, start=1):
+            stats.lines = number
+            if not raw.strip():
+                continue
+            try:
+                record = snapshot_record(json.loads(raw.rstrip(b"\r\n").decode("utf-8")))
+            except (
+                UnicodeDecodeError,
+                json.JSONDecodeError,
+                RecursionError,  # absurdly deep nesting
+                SnapshotLineError,
+            ) as exc:
+                stats.bad += 1
+                message = f"line {number}: {_short(exc)}"
+                if len(stats.errors) < 1000:
+                    stats.errors.append(message)
+                on_error(message)
+                continue
+            if patterns and not _matches(record, patterns):
+                stats.filtered += 1
+                continue
+            yield record
+    finally:
+        # The caller owns the stream: a wrapper left attached would close it when collected
+        # (with a ResourceWarning).
+        reader.detach()
 
 
 def _short(exc: Exception) -> str:
     if isinstance(exc, UnicodeDecodeError):
         return "invalid UTF-8"
     if isinstance(exc, json.JSONDecodeError):
-        return f"invalid JSON ({exc.msg} at column {exc.colno})"
+        # msg is e.g. "Expecting value" or "Unterminated string starting at"
+        return f"invalid JSON ({exc.msg.removesuffix(' at')} at column {exc.colno})"
+    if isinstance(exc, RecursionError):
+        return "invalid JSON (nested too deeply)"
     return str(exc)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
@@ -45,6 +46,8 @@ def retry_after_seconds(value: str | None, clock: Clock) -> float | None:
     value = value.strip()
     try:
         seconds = float(value)
+        if not math.isfinite(seconds):  # "nan" would defeat the backoff; "inf" is no answer
+            return None
     except ValueError:
         try:
             when = as_utc(parsedate_to_datetime(value))
@@ -126,6 +129,10 @@ class PoliteClient:
                 last_error = f"timed out after {self.timeout:g}s"
             except requests.ConnectionError as exc:
                 last_error = f"could not reach {urlsplit(url).hostname}: {_reason(exc)}"
+            except requests.exceptions.ChunkedEncodingError:  # not a ConnectionError subclass
+                last_error = f"connection to {urlsplit(url).hostname} broke mid-response"
+            except requests.RequestException as exc:  # a bad URL: retrying cannot help
+                raise FetchError(f"cannot fetch {url}: {exc}") from None
             else:
                 if response.status_code == 200:
                     return response.content

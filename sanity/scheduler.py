@@ -40,6 +40,24 @@ def crawl_job(app: Flask) -> None:
             db.session.remove()
 
 
+def compute_job(app: Flask) -> None:
+    """Scheduled full refit of features and the search index, in a child process."""
+    from .compute import run_in_child
+
+    with app.app_context():
+        try:
+            if app.config["FEATURES_IN_CHILD"]:
+                run_in_child(app, [])
+            else:
+                from .compute import full_build
+
+                full_build()
+        except Exception:
+            log.exception("scheduled feature build crashed")
+        finally:
+            db.session.remove()
+
+
 def database_is_empty(app: Flask) -> bool:
     with app.app_context():
         try:
@@ -49,7 +67,7 @@ def database_is_empty(app: Flask) -> bool:
 
 
 def build_scheduler(app: Flask, blocking: bool = False):
-    """A scheduler with the crawl job; the first crawl runs at once when there are no papers."""
+    """Crawl on schedule (at once when there are no papers) and refit features daily."""
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(timezone=UTC, job_defaults=JOB_DEFAULTS)
     minutes = float(app.config["CRAWL_INTERVAL_MINUTES"])
@@ -64,5 +82,14 @@ def build_scheduler(app: Flask, blocking: bool = False):
         id="crawl",
         name="crawl arXiv",
         next_run_time=first,
+    )
+    hours = float(app.config["COMPUTE_INTERVAL_HOURS"])
+    scheduler.add_job(
+        compute_job,
+        IntervalTrigger(hours=hours, timezone=UTC),
+        args=[app],
+        id="compute",
+        name="refit features",
+        next_run_time=now + timedelta(hours=hours),
     )
     return scheduler

@@ -5,10 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, jsonify, request
 from sqlalchemy import text
 
+from .. import engine
 from ..arxiv import parse_id
 from ..db import db
 from ..models import Paper
 from ..papers import paper_dict, papers_select, stats_dict
+from ..search import QueryError, parse_query, search
 from ..timeutil import get_clock
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -65,9 +67,8 @@ def papers():
     return jsonify(papers=[paper_dict(p) for p in result.items], total=result.total, page=page)
 
 
-@bp.get("/papers/<path:pid>")
-def paper(pid: str):
-    """One paper by arXiv id (any form; the version is ignored)."""
+def get_paper(pid: str) -> Paper:
+    """The paper for an id in any form: 400 if it is not an arXiv id, 404 if unknown."""
     try:
         key, _ = parse_id(pid)
     except ValueError:
@@ -75,7 +76,120 @@ def paper(pid: str):
     found = db.session.get(Paper, key)
     if found is None:
         abort(404, f"paper {key} is not in this database")
-    return jsonify(paper_dict(found))
+    return found
+
+
+def ranked_list(result: engine.Result, **extra) -> dict:
+    """The list shape for a ranking (one page holding every result)."""
+    papers = [paper_dict(p, score) for p, score in result.papers]
+    body = {"papers": papers, "total": len(papers), "page": 1}
+    if result.words is not None:
+        body["words"] = result.words
+    return body | extra
+
+
+@bp.errorhandler(engine.EngineUnavailable)
+def engine_unavailable(exc: engine.EngineUnavailable):
+    return jsonify(error=str(exc)), 503
+
+
+@bp.get("/papers/<path:pid>/similar")
+def similar(pid: str):
+    """Papers most similar to one paper, best first."""
+    paper = get_paper(pid)
+    limit = int_arg("limit", 25, 1, MAX_PER_PAGE)
+    result = engine.similar_to_paper(paper, limit, days_arg(), get_clock().now())
+    return jsonify(ranked_list(result))
+
+
+@bp.get("/papers/<path:pid>")
+def paper(pid: str):
+    """One paper by arXiv id (any form; the version is ignored)."""
+    return jsonify(paper_dict(get_paper(pid)))
+
+
+@bp.get("/search")
+def search_papers():
+    """Relevance-ranked keyword search; an arXiv id puts that paper first."""
+    cfg = current_app.config
+    try:
+        query = parse_query(request.args.get("q", ""), int(cfg["SEARCH_MAX_QUERY_LENGTH"]))
+    except QueryError as exc:
+        abort(400, str(exc))
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg("per_page", cfg["PAPERS_PER_PAGE"], 1, MAX_PER_PAGE)
+    results, total = search(
+        query, category_arg(), days_arg(), get_clock().now(), page, per_page,
+        int(cfg["SEARCH_TOTAL_CAP"]),
+    )  # fmt: skip
+    papers = [paper_dict(p, score) for p, score in results]
+    return jsonify(papers=papers, total=total, page=page)
+
+
+@bp.post("/similar")
+def similar_text():
+    """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, 'send a JSON object like {"text": "...", "limit": 10}')
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        abort(400, "text is required")
+    if len(text) > 20_000:
+        abort(400, "text is too long (at most 20000 characters)")
+    limit = body.get("limit", 25)
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PER_PAGE:
+        abort(400, f"limit must be an integer between 1 and {MAX_PER_PAGE}")
+    return jsonify(ranked_list(engine.similar_to_text(text, limit)))
+
+
+def id_list(name: str) -> list[str]:
+    """A comma-separated list of arXiv ids (normalised), or a 400 naming the bad one."""
+    raw = request.args.get(name, "")
+    ids = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            ids.append(parse_id(item)[0])
+        except ValueError:
+            abort(400, f"{name}: not an arXiv id: {item[:80]}")
+    if len(ids) > 1000:
+        abort(400, f"{name}: at most 1000 ids")
+    return list(dict.fromkeys(ids))
+
+
+def float_arg(name: str, default: float | None, lo: float, hi: float) -> float | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        abort(400, f"{name} must be a number")
+    if not lo <= value <= hi:
+        abort(400, f"{name} must be between {lo:g} and {hi:g}")
+    return value
+
+
+@bp.get("/recommend")
+def recommend():
+    """Recommendations from seed papers (ids=, exclude=) with the words that drive them."""
+    if request.args.get("tags"):
+        abort(401, "recommendations for tags need an account: log in or send a Bearer token")
+    positives = id_list("ids")
+    if not positives:
+        abort(400, "ids is required: comma-separated arXiv ids of papers you like")
+    negatives = id_list("exclude")
+    result = engine.recommend(
+        positives,
+        negatives,
+        limit=int_arg("limit", 25, 1, MAX_PER_PAGE),
+        C=float_arg("C", None, 1e-4, 1e4),
+        days=days_arg(),
+        category=category_arg(),
+        now=get_clock().now(),
+        include_tagged=request.args.get("include_tagged") in ("1", "true", "yes"),
+    )
+    return jsonify(ranked_list(result))
 
 
 @bp.get("/stats")

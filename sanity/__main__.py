@@ -1,0 +1,5 @@
+"""`python -m sanity` is the `sanity` command (used to run feature jobs in a child process)."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,142 @@
+"""Feature jobs over the database: full builds, fresh updates, and running them in a child."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from . import features, search
+from .db import db
+from .features import Doc, Features, Params
+from .locks import Lease
+from .models import Paper
+from .timeutil import as_utc, get_clock
+
+log = logging.getLogger(__name__)
+
+FEATURES_LOCK = "features"
+_COLUMNS = (
+    Paper.id, Paper.title, Paper.abstract, Paper.authors, Paper.published, Paper.updated,
+    Paper.categories,
+)  # fmt: skip
+
+
+def epoch(value) -> int:
+    return int(as_utc(value).timestamp())
+
+
+def _doc(row) -> Doc:
+    pid, title, abstract, authors, published, updated, categories = row
+    return Doc(
+        id=pid,
+        text=features.paper_text(title, abstract, authors or []),
+        published=epoch(published),
+        updated=epoch(updated),
+        categories=categories or "",
+    )
+
+
+def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
+    """Papers as feature docs, streamed in id order (or just `ids`)."""
+    if ids is not None:
+        for i in range(0, len(ids), 500):
+            query = select(*_COLUMNS).where(Paper.id.in_(ids[i : i + 500])).order_by(Paper.id)
+            yield from (_doc(row) for row in db.session.execute(query))
+        return
+    query = select(*_COLUMNS).order_by(Paper.id).execution_options(yield_per=2000)
+    yield from (_doc(row) for row in db.session.execute(query))
+
+
+def _lease() -> Lease:
+    cfg = current_app.config
+    return Lease(FEATURES_LOCK, get_clock(), float(cfg["JOB_LEASE_SECONDS"]))
+
+
+def full_build() -> Features | None:
+    """Refit the vocabulary and rebuild every row and the search index (`sanity compute`)."""
+    cfg = current_app.config
+    with _lease():
+        search.rebuild_index()
+        if not db.session.scalar(select(func.count()).select_from(Paper)):
+            log.info("features: no papers yet, nothing to build")
+            return None
+        built = features.build(iter_docs, Params.from_config(cfg))
+        features.save(built, cfg["DATA_DIR"])
+        return built
+
+
+def update() -> str:
+    """Vectorize papers that are new or changed since the current build; refit when stale."""
+    cfg = current_app.config
+    with _lease():
+        base = features.load(cfg["DATA_DIR"])
+        total = db.session.scalar(select(func.count()).select_from(Paper)) or 0
+        growth = float(cfg["TFIDF_REFIT_GROWTH"])
+        stale = base is not None and total > base.fitted_docs * (1 + growth)
+        if base is None or stale or base.params != Params.from_config(cfg):
+            if not total:
+                return "no papers yet"
+            built = features.build(iter_docs, Params.from_config(cfg))
+            features.save(built, cfg["DATA_DIR"])
+            return f"refit: {built.n} papers, {len(built.vocabulary)} terms"
+        known = base.index
+        changed = [
+            pid
+            for pid, updated in db.session.execute(select(Paper.id, Paper.updated))
+            if pid not in known or epoch(updated) > base.updated[known[pid]]
+        ]
+        if not changed:
+            return "up to date"
+        fresh = features.with_rows(base, list(iter_docs(changed)))
+        features.save(fresh, cfg["DATA_DIR"])
+        return f"updated {len(changed)} papers ({fresh.n} in all)"
+
+
+def child_env(app: Flask) -> dict[str, str]:
+    """The environment that gives a child process this app's effective configuration."""
+    env = dict(os.environ)
+    for key in app.config.get("SANITY_KEYS", []):
+        value = app.config.get(key)
+        if value is not None:
+            env[f"SANITY_{key}"] = str(value)
+    env["SANITY_DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    env["SANITY_INSTANCE_PATH"] = app.instance_path
+    return env
+
+
+def run_in_child(app: Flask, args: list[str], timeout: float = 3600) -> bool:
+    """Run `sanity compute ARGS` in a separate process (never build inside a web process)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "sanity", "compute", *args],
+        env=child_env(app),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        log.error("feature job failed: %s", (result.stderr.strip().splitlines() or ["?"])[-1])
+        return False
+    log.info("feature job: %s (%.1fs)", result.stdout.strip(), time.monotonic() - started)
+    return True
+
+
+def update_after_ingest(changed_ids: list[str]) -> None:
+    """After papers were added or changed: make them rankable and searchable now."""
+    if not changed_ids:
+        return
+    app = current_app._get_current_object()
+    if app.config["FEATURES_IN_CHILD"]:
+        run_in_child(app, ["--update"])
+    else:
+        try:
+            log.info("features: %s", update())
+        except Exception:
+            log.exception("feature update failed")
