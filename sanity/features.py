@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import random
 import shutil
 import threading
 import time
@@ -153,8 +154,18 @@ def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_mat
 # ---- building ----
 
 
-def _sample_texts(docs: Iterable[Doc], every: int, limit: int) -> list[str]:
-    return [d.text for i, d in enumerate(docs) if i % every == 0][:limit]
+def _sample_texts(docs: Iterable[Doc], limit: int, seed: int = 0) -> list[str]:
+    """A uniform random sample of at most `limit` texts in one pass (reservoir sampling)."""
+    rng = random.Random(seed)
+    sample: list[str] = []
+    for i, doc in enumerate(docs):
+        if i < limit:
+            sample.append(doc.text)
+        else:
+            j = rng.randint(0, i)
+            if j < limit:
+                sample[j] = doc.text
+    return sample
 
 
 def build(doc_source, params: Params) -> Features:
@@ -166,8 +177,7 @@ def build(doc_source, params: Params) -> Features:
     started = time.monotonic()
     n = sum(1 for _ in doc_source())
     analyzer = params.analyzer()
-    every = max(1, n // max(1, params.vocab_sample))
-    sample = _sample_texts(doc_source(), every, params.vocab_sample)
+    sample = _sample_texts(doc_source(), max(1, params.vocab_sample))
     candidates = _candidate_terms(sample, analyzer, params)
     del sample
     counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk)
@@ -277,7 +287,10 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
 
 
 def _new_build_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + uuid.uuid4().hex[:8]
+    """Sortable by creation time (nanoseconds), unique across processes."""
+    ns = time.time_ns()
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))
+    return f"{stamp}.{ns % 1_000_000_000:09d}-{uuid.uuid4().hex[:6]}"
 
 
 def features_dir(data_dir: str | os.PathLike) -> Path:
@@ -323,6 +336,9 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     _prune(root, keep=[features.build_id], keep_builds=keep_builds)
+    store = _stores.get(str(data_dir))
+    if store is not None:
+        store.invalidate()  # this process sees its own build at once
     return final
 
 
@@ -376,6 +392,9 @@ class FeatureStore:
         self._features: Features | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._checked = 0.0
 
     def get(self) -> Features | None:
         now = time.monotonic()

@@ -56,3 +56,30 @@ def fake_papers(n: int, start: datetime = BASE_TIME, step_minutes: int = 7, pref
             )
         )
     return out
+
+
+TOPICS = {
+    "graphs": "graph neural networks message passing node embeddings molecules",
+    "diffusion": "diffusion models denoising score matching image generation sampling",
+    "robots": "robot manipulation grasping policy learning reinforcement control",
+}
+
+
+def topical_papers(per_topic: int = 8, start: datetime = BASE_TIME) -> dict[str, list[str]]:
+    """Insert papers on three distinct topics; return the ids per topic."""
+    out: dict[str, list[str]] = {t: [] for t in TOPICS}
+    n = 0
+    for i in range(per_topic):
+        for topic, words in TOPICS.items():
+            n += 1
+            vocab = words.split()
+            title = f"{vocab[i % len(vocab)].title()} {vocab[(i + 3) % len(vocab)]} study {n}"
+            abstract = f"We study {words} with {vocab[i % len(vocab)]} in setting {n}."
+            record = make_paper(
+                title=title,
+                abstract=abstract,
+                when=start + timedelta(hours=n),
+                categories=["cs.RO"] if topic == "robots" else ["cs.LG"],
+            )
+            out[topic].append(record.id)
+    return out

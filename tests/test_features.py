@@ -1,0 +1,120 @@
+"""Feature builds: any corpus size, atomic artifacts, per-process reload, fresh rows."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from sanity import features
+from sanity.features import Doc, FeatureStore, Params
+
+
+def docs(n: int, offset: int = 0) -> list[Doc]:
+    topics = ["graph neural network", "diffusion image model", "robot policy learning"]
+    return [
+        Doc(
+            id=f"2601.{i + offset:05d}",
+            text=f"Paper about {topics[i % 3]} with keyword{(i + offset) % 40} methods",
+            published=1_700_000_000 + i,
+            updated=1_700_000_000 + i,
+            categories="cs.LG" if i % 2 else "cs.CV cs.LG",
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 10, 49, 400])
+def test_builds_work_from_the_first_paper(n):
+    """Tiny corpora build (document-frequency limits adapt) with unit-length rows."""
+    corpus = docs(n)
+    built = features.build(lambda: iter(corpus), Params())
+    assert built.X.shape == (n, len(built.vocabulary)) and built.vocabulary
+    norms = np.sqrt(built.X.multiply(built.X).sum(axis=1)).A.ravel()
+    assert np.allclose(norms[norms > 0], 1.0, atol=1e-5)
+    assert built.X.dtype == np.float32
+    assert built.ids == [d.id for d in corpus]
+
+
+def test_df_bounds_adapt_to_corpus_size():
+    """Small corpora relax min_df/max_df; large ones use the configured limits."""
+    p = Params(min_df=5, max_df=0.1)
+    assert p.df_bounds(10) == (1, 10)
+    assert p.df_bounds(1000) == (2, 500)
+    assert p.df_bounds(100_000) == (5, 10_000)
+
+
+def test_vocabulary_sample_is_bounded_but_counts_cover_everything():
+    """With a vocabulary sample smaller than the corpus, every row is still vectorized."""
+    corpus = docs(600)
+    built = features.build(lambda: iter(corpus), Params(vocab_sample=50, min_df=1))
+    assert built.n == 600 and built.fitted_docs == 600
+    assert all(built.X[i].nnz > 0 for i in range(0, 600, 37))
+
+
+def test_save_load_roundtrip_and_current_pointer(tmp_path):
+    """A saved build loads back identical and CURRENT names it."""
+    built = features.build(lambda: iter(docs(30)), Params())
+    features.save(built, tmp_path)
+    assert features.current_build_id(tmp_path) == built.build_id
+    loaded = features.load(tmp_path)
+    assert (loaded.X != built.X).nnz == 0
+    assert loaded.vocabulary == built.vocabulary and loaded.ids == built.ids
+    assert np.array_equal(loaded.published, built.published)
+    assert loaded.params == built.params
+
+
+def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):
+    """If writing a build fails midway, CURRENT still names the old, intact build."""
+    old = features.build(lambda: iter(docs(20)), Params())
+    features.save(old, tmp_path)
+    new = features.build(lambda: iter(docs(40)), Params())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(features.np, "save", disk_full)
+    with pytest.raises(OSError):
+        features.save(new, tmp_path)
+    assert features.current_build_id(tmp_path) == old.build_id
+    assert features.load(tmp_path).n == 20
+    leftovers = [p for p in features.features_dir(tmp_path).iterdir() if ".tmp" in p.name]
+    assert leftovers == []
+
+
+def test_store_swaps_in_a_newer_build(tmp_path, monkeypatch):
+    """A process's cached features are replaced when another process saves a newer build."""
+    monkeypatch.setattr(FeatureStore, "CHECK_SECONDS", 0.0)
+    store = FeatureStore(str(tmp_path))
+    assert store.get() is None
+    first = features.build(lambda: iter(docs(10)), Params())
+    features.save(first, tmp_path)
+    assert store.get().build_id == first.build_id
+    second = features.with_rows(store.get(), docs(3, offset=100))
+    features.save(second, tmp_path)
+    assert store.get().build_id == second.build_id and store.get().n == 13
+
+
+def test_with_rows_replaces_and_appends():
+    """New docs are appended; a doc with a known id replaces its row (no duplicates)."""
+    base = features.build(lambda: iter(docs(12)), Params())
+    changed = docs(1)[0]
+    changed.text = "entirely different robot policy learning"
+    changed.updated += 100
+    grown = features.with_rows(base, [changed] + docs(2, offset=500))
+    assert grown.n == 14 and len(set(grown.ids)) == 14
+    row = grown.index[changed.id]
+    assert grown.updated[row] == changed.updated
+    assert grown.vocab_id == base.vocab_id and grown.build_id != base.build_id
+    assert (grown.X[row] != base.vectorize([changed.text])).nnz == 0
+
+
+def test_old_builds_are_pruned(tmp_path):
+    """Only the newest builds are kept on disk."""
+    base = features.build(lambda: iter(docs(5)), Params())
+    for i in range(4):
+        features.save(features.with_rows(base, docs(1, offset=900 + i)), tmp_path)
+    builds = [p for p in features.features_dir(tmp_path).iterdir() if p.is_dir()]
+    assert len(builds) == 2
+    assert os.path.isdir(features.features_dir(tmp_path) / features.current_build_id(tmp_path))

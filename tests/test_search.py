@@ -1,0 +1,121 @@
+"""Keyword search on SQLite FTS5 and PostgreSQL full text, through /api/search."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from sanity.db import db
+from sanity.ingest import upsert_papers
+from sanity.search import QueryError, parse_query, rebuild_index
+from tests.factories import make_paper, make_record
+
+HOSTILE = [
+    "cs.LG", "C++", "self-supervised", "2401.01234", "arXiv:2401.01234v2", '"unbalanced',
+    "NEAR", "*", "-", "NOT", "AND OR", "a:b", "title:x", "(", ")", "^", "'; DROP TABLE papers;--",
+    "%", "_", "\\", "€∑ß", "x" * 999, "😀", "a NEAR/3 b", "{x}", "[y]", "col:umn", "\x00",
+]  # fmt: skip
+
+
+def test_parse_query_keeps_only_words_and_phrases():
+    """Operators and punctuation never survive parsing; phrases and ids are recognised."""
+    q = parse_query('"graph neural" NEAR self-supervised C++ * -')
+    assert q.phrases == [["graph", "neural"], ["self", "supervised"]]
+    assert q.words == ["near", "c"]
+    assert parse_query("arXiv:2401.01234v2").paper_id == "2401.01234"
+    assert parse_query("cs.LG").maybe_categories == ["cs.LG"]
+    with pytest.raises(QueryError, match="required"):
+        parse_query("   ")
+    with pytest.raises(QueryError, match="too long"):
+        parse_query("x" * 1001)
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_hostile_queries_never_error(client, q):
+    """Every awkward query gives results or a clean 400, never a 500."""
+    make_paper(title="Self-supervised C++ NEAR graphs", abstract="unbalanced transport")
+    response = client.get("/api/search", query_string={"q": q})
+    assert response.status_code in (200, 400), (q, response.get_data(as_text=True))
+    body = response.get_json()
+    assert ("papers" in body) if response.status_code == 200 else body["error"]
+
+
+def test_empty_and_huge_queries_are_400(client):
+    """An empty or 10,000-character query is a 400 naming q."""
+    assert "q is required" in client.get("/api/search?q=").get_json()["error"]
+    response = client.get("/api/search", query_string={"q": "word " * 2000})
+    assert response.status_code == 400 and "too long" in response.get_json()["error"]
+
+
+def search_ids(client, q, **params) -> list[str]:
+    body = client.get("/api/search", query_string={"q": q, **params}).get_json()
+    return [p["id"] for p in body["papers"]]
+
+
+def test_title_matches_rank_above_abstract_matches(client):
+    """A word in the title counts more than the same word in the abstract."""
+    in_abstract = make_paper(title="A study", abstract="We use transformers for tables.").id
+    in_title = make_paper(title="Transformers for tables", abstract="A study of tables.").id
+    assert search_ids(client, "transformers")[:2] == [in_title, in_abstract]
+
+
+def test_phrases_authors_and_stemming(client):
+    """Quoted phrases need adjacency, authors are searchable, and word forms match."""
+    adjacent = make_paper(title="Neural network pruning", authors=["Grace Hopper"]).id
+    apart = make_paper(title="Network of neural pathways", authors=["Ada Lovelace"]).id
+    assert search_ids(client, '"neural network"') == [adjacent]
+    assert set(search_ids(client, "neural network")) == {adjacent, apart}
+    assert search_ids(client, "Hopper") == [adjacent]
+    assert search_ids(client, "pruned") == [adjacent]  # porter stemming on both databases
+
+
+def test_arxiv_id_goes_straight_to_the_paper(client):
+    """An id in any form returns that paper first."""
+    target = make_paper(id="2401.01234", version=2, title="Something else").id
+    make_paper(abstract="cites 2401.01234 in passing")
+    for form in ("2401.01234", "2401.01234v1", "arXiv:2401.01234v2"):
+        assert search_ids(client, form)[0] == target
+
+
+def test_category_in_query_and_filters(client, clock):
+    """cs.LG in the query filters by category; category= and days= filter too."""
+    now = clock.now()
+    lg = make_paper(title="Bandits", categories=["cs.LG"], when=now - timedelta(days=1)).id
+    ro = make_paper(title="Bandits", categories=["cs.RO"], when=now - timedelta(days=20)).id
+    assert search_ids(client, "cs.LG bandits") == [lg]
+    assert search_ids(client, "cs.LG") == [lg]
+    assert search_ids(client, "bandits", category="cs.RO") == [ro]
+    assert search_ids(client, "bandits", days=7) == [lg]
+
+
+def test_any_word_fallback_when_all_words_find_nothing(client):
+    """If no paper has every word, papers with some of them are returned."""
+    a = make_paper(title="Quantum annealing").id
+    assert search_ids(client, "quantum zebra") == [a]
+
+
+def test_new_and_replaced_papers_are_searchable_at_once(client):
+    """The index follows inserts and in-place version updates in the same transaction."""
+    record = make_paper(title="Original wording here")
+    assert search_ids(client, "original") == [record.id]
+    upsert_papers([make_record(id=record.id, version=2, title="Revised phrasing")])
+    db.session.commit()
+    assert search_ids(client, "original") == []
+    assert search_ids(client, "revised") == [record.id]
+
+
+def test_paging_and_total(client):
+    """Results page like the other lists; total counts every match."""
+    for i in range(30):
+        make_paper(title=f"Kernel methods {i}")
+    body = client.get("/api/search?q=kernel&per_page=10&page=3").get_json()
+    assert body["total"] == 30 and body["page"] == 3 and len(body["papers"]) == 10
+    assert all("score" in p for p in body["papers"])
+
+
+def test_rebuild_index_keeps_results(client):
+    """`sanity compute` rebuilds the index without changing what is found."""
+    pid = make_paper(title="Spectral clustering").id
+    rebuild_index()
+    assert search_ids(client, "spectral") == [pid]
