@@ -77,7 +77,7 @@ class Config:
     TFIDF_MAX_FEATURES: int = 20000
     TFIDF_MIN_DF: float = 5.0
     TFIDF_MAX_DF: float = 0.1
-    TFIDF_VOCAB_SAMPLE: int = 20000
+    TFIDF_MAX_NGRAMS: int = 1_000_000
     TFIDF_REFIT_GROWTH: float = 0.25
     FEATURES_IN_CHILD: bool = True
     COMPUTE_INTERVAL_HOURS: float = 24.0

@@ -8,15 +8,16 @@ atomically, so readers always see a complete build.
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
 import os
-import random
 import shutil
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +43,7 @@ class Params:
     max_features: int = 20000
     min_df: float = 5
     max_df: float = 0.1
-    vocab_sample: int = 20000
+    max_ngrams: int = 1_000_000
     chunk: int = 5000
 
     @classmethod
@@ -54,7 +55,7 @@ class Params:
             max_features=int(cfg["TFIDF_MAX_FEATURES"]),
             min_df=float(cfg["TFIDF_MIN_DF"]),
             max_df=float(cfg["TFIDF_MAX_DF"]),
-            vocab_sample=int(cfg["TFIDF_VOCAB_SAMPLE"]),
+            max_ngrams=int(cfg["TFIDF_MAX_NGRAMS"]),
         )
 
     def analyzer(self):
@@ -154,47 +155,30 @@ def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_mat
 # ---- building ----
 
 
-def _sample_texts(docs: Iterable[Doc], limit: int, seed: int = 0) -> list[str]:
-    """A uniform random sample of at most `limit` texts in one pass (reservoir sampling)."""
-    rng = random.Random(seed)
-    sample: list[str] = []
-    for i, doc in enumerate(docs):
-        if i < limit:
-            sample.append(doc.text)
-        else:
-            j = rng.randint(0, i)
-            if j < limit:
-                sample[j] = doc.text
-    return sample
-
-
 def build(doc_source, params: Params) -> Features:
-    """Fit the vocabulary on a bounded sample, then count and weigh every doc in chunks.
+    """Choose the vocabulary by streaming document frequencies, then count and weigh in chunks.
 
-    `doc_source()` returns a fresh iterator over all docs (it is walked twice), so at most one
-    chunk of texts and the sample's n-grams are in memory at once.
+    `doc_source()` returns a fresh iterator over all docs (it is walked twice). Memory stays
+    bounded: the n-gram counter is pruned of its rarest entries whenever it outgrows
+    `params.max_ngrams` (lossy counting), and texts are handled one chunk at a time.
     """
     started = time.monotonic()
-    n = sum(1 for _ in doc_source())
     analyzer = params.analyzer()
-    sample = _sample_texts(doc_source(), max(1, params.vocab_sample))
-    candidates = _candidate_terms(sample, analyzer, params)
-    del sample
-    counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk)
+    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams)
     lo, hi = params.df_bounds(n)
-    keep = np.flatnonzero((df >= lo) & (df <= hi))
-    if len(keep) > params.max_features:
-        totals = np.asarray(counts.sum(axis=0)).ravel()[keep]
-        keep = np.sort(keep[np.argsort(-totals, kind="stable")[: params.max_features]])
-    counts = counts[:, keep]
-    idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
+    eligible = ((t, c) for t, c in doc_freq.items() if lo <= c <= hi)
+    chosen = heapq.nlargest(params.max_features, eligible, key=lambda tc: (tc[1], tc[0]))
+    del doc_freq
+    vocabulary = sorted(t for t, _ in chosen)
+    counts, df, meta = _count_all(doc_source(), analyzer, vocabulary, params.chunk)
+    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
     X = weigh(counts, idf, params.sublinear_tf)
-    vocab_id = uuid.uuid4().hex[:12]
+    del counts
     features = Features(
         build_id=_new_build_id(),
-        vocab_id=vocab_id,
+        vocab_id=uuid.uuid4().hex[:12],
         X=X,
-        vocabulary=[candidates[i] for i in keep],
+        vocabulary=vocabulary,
         idf=idf,
         ids=meta["ids"],
         published=np.asarray(meta["published"], dtype=np.int64),
@@ -205,24 +189,28 @@ def build(doc_source, params: Params) -> Features:
     )
     log.info(
         "features: built %d docs x %d terms (%d nnz) in %.1fs",
-        n, len(keep), X.nnz, time.monotonic() - started,
+        n, len(vocabulary), X.nnz, time.monotonic() - started,
     )  # fmt: skip
     return features
 
 
-def _candidate_terms(sample: list[str], analyzer, params: Params) -> list[str]:
-    """Terms worth counting on the whole corpus: the sample's most frequent n-grams."""
-    if not sample:
-        return []
-    min_df = 2 if len(sample) >= 2000 else 1
-    vectorizer = CountVectorizer(
-        analyzer=analyzer, min_df=min_df, max_features=params.max_features * 3, dtype=np.float32
-    )
-    try:
-        vectorizer.fit(sample)
-    except ValueError:  # empty vocabulary (e.g. only stop words)
-        return []
-    return list(vectorizer.get_feature_names_out())
+def _document_frequencies(docs: Iterable[Doc], analyzer, max_ngrams: int) -> tuple[int, Counter]:
+    """(number of docs, n-gram -> document frequency), pruned to stay under max_ngrams."""
+    counts: Counter = Counter()
+    n = 0
+    for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
+        counts.update(set(analyzer(doc.text)))
+        if len(counts) > max_ngrams:
+            # Keep the most frequent half; the rare tail is what a vocabulary never needs.
+            by_count = Counter(counts.values())
+            kept, floor = 0, max(by_count) + 1
+            for value in sorted(by_count, reverse=True):
+                if kept + by_count[value] > max_ngrams // 2:
+                    break
+                kept += by_count[value]
+                floor = value
+            counts = Counter({t: c for t, c in counts.items() if c >= floor})
+    return n, counts
 
 
 def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int):

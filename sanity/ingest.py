@@ -102,7 +102,9 @@ def upsert_papers(records: Iterable[PaperRecord]) -> UpsertResult:
         else:
             result.skipped += 1
     if inserts:
-        db.session.execute(insert(Paper), inserts)
+        # Core, not ORM, bulk insert: the ORM drops None values from each row's parameters, so
+        # rows that differ in which fields are null split into many small executemany() calls.
+        db.session.execute(insert(Paper.__table__), inserts)
     if updates:
         db.session.execute(update(Paper), updates)
     return result

@@ -7,7 +7,7 @@ import socket
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from .db import db
@@ -49,7 +49,11 @@ class Lease:
             return True
         db.session.rollback()
         try:
-            db.session.add(JobLock(name=self.name, owner=self.owner, acquired=now, expires=expires))
+            db.session.execute(
+                insert(JobLock).values(
+                    name=self.name, owner=self.owner, acquired=now, expires=expires
+                )
+            )
             db.session.commit()
             return True
         except IntegrityError:

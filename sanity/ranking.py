@@ -42,12 +42,11 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Rank
 
 def cosine(X: sp.csr_matrix, query: sp.spmatrix, k: int, allowed=None) -> Ranking:
     """Nearest neighbours of one query vector (or the mean of several) by cosine similarity."""
-    q = sp.csr_matrix(query.mean(axis=0)) if query.shape[0] > 1 else sp.csr_matrix(query)
-    norm = np.sqrt(q.multiply(q).sum())
+    q = np.asarray(query.mean(axis=0)).ravel().astype(np.float32)
+    norm = float(np.linalg.norm(q))
     if norm == 0:
         return top_k(np.zeros(X.shape[0]), 0)
-    scores = np.asarray((X @ (q.T / norm)).todense()).ravel()
-    return top_k(scores, k, allowed)
+    return top_k(X @ (q / norm), k, allowed)
 
 
 def _fit_svm(X_train, y, C: float) -> LinearSVC:

@@ -202,7 +202,9 @@ class FakeArxiv:
         with self.lock:
             found = [p for p in self.papers.values() if not cats or cats & set(p.categories)]
         if window:
-            lo, hi = (datetime.strptime(x, "%Y%m%d%H%M").replace(tzinfo=UTC) for x in window.groups())
+            lo, hi = (
+                datetime.strptime(x, "%Y%m%d%H%M").replace(tzinfo=UTC) for x in window.groups()
+            )
             found = [p for p in found if lo <= p.updated.replace(second=0, microsecond=0) <= hi]
         return sorted(found, key=lambda p: (p.updated, p.id), reverse=True)
 

@@ -52,8 +52,14 @@ def test_similar_to_pasted_text(client):
         "/api/similar", json={"text": "denoising diffusion score matching", "limit": 4}
     ).get_json()
     assert set(ids_of(body)) <= set(topics["diffusion"]) and len(body["papers"]) == 4
-    for bad, word in [({}, "text"), ({"text": " "}, "text"), ({"text": "x", "limit": 0}, "limit"),
-                      ({"text": "x", "limit": "5"}, "limit"), ({"text": "x" * 20001}, "text")]:  # fmt: skip
+    bad_bodies = [
+        ({}, "text"),
+        ({"text": " "}, "text"),
+        ({"text": "x", "limit": 0}, "limit"),
+        ({"text": "x", "limit": "5"}, "limit"),
+        ({"text": "x" * 20001}, "text"),
+    ]
+    for bad, word in bad_bodies:
         response = client.post("/api/similar", json=bad)
         assert response.status_code == 400 and word in response.get_json()["error"]
     assert client.post("/api/similar", data="not json").status_code == 400

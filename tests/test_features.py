@@ -45,10 +45,12 @@ def test_df_bounds_adapt_to_corpus_size():
     assert p.df_bounds(100_000) == (5, 10_000)
 
 
-def test_vocabulary_sample_is_bounded_but_counts_cover_everything():
-    """With a vocabulary sample smaller than the corpus, every row is still vectorized."""
+def test_ngram_counter_is_bounded_but_keeps_frequent_terms():
+    """With a tiny n-gram budget the counter is pruned, yet frequent terms survive."""
     corpus = docs(600)
-    built = features.build(lambda: iter(corpus), Params(vocab_sample=50, min_df=1))
+    built = features.build(lambda: iter(corpus), Params(max_ngrams=60, min_df=1))
+    assert {"graph neural", "robot policy", "diffusion image"} <= set(built.vocabulary)
+    assert built.n == 600 and all(built.X[i].nnz > 0 for i in range(600))
     assert built.n == 600 and built.fitted_docs == 600
     assert all(built.X[i].nnz > 0 for i in range(0, 600, 37))
 

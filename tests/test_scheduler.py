@@ -82,7 +82,9 @@ def test_simulated_day_of_schedule_gets_every_paper(app, arxiv, clock):
     while fire <= end:
         clock.advance((fire - clock.now()).total_seconds())
         if runs % 6 == 0:  # a daily-ish announcement of 37 papers
-            arxiv.add(*fake_papers(37, start=BASE_TIME + timedelta(days=runs), prefix=f"26{runs:02d}"))
+            arxiv.add(
+                *fake_papers(37, start=BASE_TIME + timedelta(days=runs), prefix=f"26{runs:02d}")
+            )
             announced += 37
         crawl_job(app)
         runs += 1
