@@ -11,7 +11,6 @@ bench/engine.py or bench/quality.py so its memory is measured on its own:
 from __future__ import annotations
 
 import json
-import resource
 import sqlite3
 import sys
 import time
@@ -92,7 +91,6 @@ def main() -> None:
         started = time.monotonic()
         classic_search(papers, query)
         out["search"].append(time.monotonic() - started)
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import resource
 import subprocess
@@ -29,21 +28,28 @@ def child_env(app) -> dict[str, str]:
     return env_for(app)
 
 
+# A small wrapper process runs the command, so that the peak RSS reported is the command's own
+# (a child forked straight from this big process would inherit this process's high-water mark).
+_WRAPPER = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.call(sys.argv[1:])\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "sys.stderr.write(f'@@peak_kb={peak}\\n')\n"
+    "sys.exit(code)\n"
+)
+
+
 def timed_child(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Run a child; (wall seconds, its peak RSS in MB, stdout)."""
+    """Run a command in a child; (wall seconds, the command's peak RSS in MB, stdout)."""
     started = time.monotonic()
-    proc = subprocess.Popen(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    result = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *args], env=env, capture_output=True, text=True
     )
-    _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - started
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(args)} failed:\n{err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024, out
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed:\n{result.stderr[-2000:]}")
+    peak_kb = int(result.stderr.rsplit("@@peak_kb=", 1)[1].split()[0])
+    return wall, peak_kb / 1024, result.stdout
 
 
 def pick_seeds(app, records, n: int, rng: random.Random) -> dict:
@@ -194,8 +200,7 @@ def main() -> None:
         [sys.executable, str(ROOT / "bench" / "classic.py"), db_path, str(seeds_file)], env
     )
     classic = json.loads(out)
-    print(f"classic build (one fit_transform): {classic['build_s']:.1f}s, "
-          f"peak RSS {classic['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(f"classic build (one fit_transform): {classic['build_s']:.1f}s, peak RSS {rss:.0f} MB")
     for name in ("search", "similar", "recommend"):
         median, _ = stats(classic[name])
         ratio = median / ours[name][0]

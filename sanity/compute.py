@@ -69,34 +69,40 @@ def full_build() -> Features | None:
             return None
         built = features.build(iter_docs, Params.from_config(cfg))
         features.save(built, cfg["DATA_DIR"])
+        _update_locked()  # papers that arrived while the build ran
         return built
 
 
 def update() -> str:
     """Vectorize papers that are new or changed since the current build; refit when stale."""
-    cfg = current_app.config
     with _lease():
-        base = features.load(cfg["DATA_DIR"])
-        total = db.session.scalar(select(func.count()).select_from(Paper)) or 0
-        growth = float(cfg["TFIDF_REFIT_GROWTH"])
-        stale = base is not None and total > base.fitted_docs * (1 + growth)
-        if base is None or stale or base.params != Params.from_config(cfg):
-            if not total:
-                return "no papers yet"
-            built = features.build(iter_docs, Params.from_config(cfg))
-            features.save(built, cfg["DATA_DIR"])
-            return f"refit: {built.n} papers, {len(built.vocabulary)} terms"
-        known = base.index
-        changed = [
-            pid
-            for pid, updated in db.session.execute(select(Paper.id, Paper.updated))
-            if pid not in known or epoch(updated) > base.updated[known[pid]]
-        ]
-        if not changed:
-            return "up to date"
-        fresh = features.with_rows(base, list(iter_docs(changed)))
-        features.save(fresh, cfg["DATA_DIR"])
-        return f"updated {len(changed)} papers ({fresh.n} in all)"
+        return _update_locked()
+
+
+def _update_locked() -> str:
+    """The update itself; the caller holds the features lease."""
+    cfg = current_app.config
+    base = features.load(cfg["DATA_DIR"])
+    total = db.session.scalar(select(func.count()).select_from(Paper)) or 0
+    growth = float(cfg["TFIDF_REFIT_GROWTH"])
+    stale = base is not None and total > base.fitted_docs * (1 + growth)
+    if base is None or stale or base.params != Params.from_config(cfg):
+        if not total:
+            return "no papers yet"
+        built = features.build(iter_docs, Params.from_config(cfg))
+        features.save(built, cfg["DATA_DIR"])
+        return f"refit: {built.n} papers, {len(built.vocabulary)} terms"
+    known = base.index
+    changed = [
+        pid
+        for pid, updated in db.session.execute(select(Paper.id, Paper.updated))
+        if pid not in known or epoch(updated) > base.updated[known[pid]]
+    ]
+    if not changed:
+        return "up to date"
+    fresh = features.with_rows(base, list(iter_docs(changed)))
+    features.save(fresh, cfg["DATA_DIR"])
+    return f"updated {len(changed)} papers ({fresh.n} in all)"
 
 
 def child_env(app: Flask) -> dict[str, str]:
