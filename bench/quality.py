@@ -130,18 +130,19 @@ def main() -> None:
     texts = [
         features.paper_text(r["title"], r["abstract"], r.get("authors") or []) for r in records
     ]
-    docs = [Doc(r["id"], t, 0, 0, " ".join(r.get("categories") or [])) for r, t in zip(records, texts, strict=True)]  # fmt: skip
+    docs = [
+        Doc(r["id"], t, 0, 0, " ".join(r.get("categories") or []))
+        for r, t in zip(records, texts, strict=True)
+    ]
 
     started = time.monotonic()
     ours = features.build(lambda: iter(docs), Params())
-    print(
-        f"ours: {ours.n:,} papers x {len(ours.vocabulary):,} terms in {time.monotonic() - started:.1f}s"
-    )
+    took = time.monotonic() - started
+    print(f"ours: {ours.n:,} papers x {len(ours.vocabulary):,} terms in {took:.1f}s")
     started = time.monotonic()
     X_classic = classic_features(texts)
-    print(
-        f"classic: {X_classic.shape[0]:,} x {X_classic.shape[1]:,} in {time.monotonic() - started:.1f}s"
-    )
+    took = time.monotonic() - started
+    print(f"classic: {X_classic.shape[0]:,} x {X_classic.shape[1]:,} terms in {took:.1f}s")
 
     tasks = make_tasks(records, rng, args.trials)
     print(f"\nrecommendation tasks: {len(tasks)} ({args.trials} per kind, k tagged papers each)")
@@ -152,7 +153,9 @@ def main() -> None:
     for C in (0.03, 0.1, 0.3, 1.0):
         for n_sampled in (2000, 5000, 10000):
             name = f"ours SVM C={C} sampled={n_sampled}"
-            got = report(name, evaluate(tasks, lambda p: rank_ours(ours.X, p, C, n_sampled)))
+            got = report(
+                name, evaluate(tasks, lambda p, C=C, n=n_sampled: rank_ours(ours.X, p, C, n))
+            )
             worst = min(got[k] - classic[k] for k in classic)
             if best is None or worst > best[0]:
                 best = (worst, C, n_sampled)
@@ -164,10 +167,15 @@ def main() -> None:
     report(
         "classic (lite: exemplar SVM, all)", evaluate(sims, lambda p: rank_classic(X_classic, p))
     )
-    report("ours cosine", evaluate(
-        sims, lambda p: ranking.cosine(ours.X, ours.X[p[0]], K, _without(ours.n, p)).rows))  # fmt: skip
-    report("ours exemplar SVM (C=0.01)", evaluate(
-        sims, lambda p: ranking.exemplar_svm(ours.X, p[0], K, allowed=_without(ours.n, p)).rows))  # fmt: skip
+
+    def cosine(p):
+        return ranking.cosine(ours.X, ours.X[p[0]], K, _without(ours.n, p)).rows
+
+    def exemplar(p):
+        return ranking.exemplar_svm(ours.X, p[0], K, allowed=_without(ours.n, p)).rows
+
+    report("ours cosine", evaluate(sims, cosine))
+    report("ours exemplar SVM (C=0.01)", evaluate(sims, exemplar))
 
 
 def _without(n: int, rows: list[int]) -> np.ndarray:
