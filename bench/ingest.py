@@ -185,6 +185,7 @@ def bench_import(limit: int | None, compress: bool, batch_size: int) -> None:
             started = time.perf_counter()
             stats = import_snapshot(stream, batch_size=batch_size, on_progress=progress)
             seconds = time.perf_counter() - started
+            stream.close()
             _, status, child_usage = os.wait4(child.pid, 0)  # this child's own usage
             child.returncode = os.waitstatus_to_exitcode(status)
             importer_cpu = cpu_seconds(resource.RUSAGE_SELF) - cpu0

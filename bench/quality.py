@@ -124,6 +124,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=50_000)
     parser.add_argument("--trials", type=int, default=8)
+    parser.add_argument("--C", type=float, nargs="+", default=[0.03, 0.1, 0.3, 1.0])
+    parser.add_argument("--sampled", type=int, nargs="+", default=[2000, 5000, 10000])
     args = parser.parse_args()
     rng = random.Random(5)
     records = load_records(args.papers, seed=5)
@@ -149,9 +151,10 @@ def main() -> None:
     classic = report(
         "classic (lite: SVM C=0.01, all)", evaluate(tasks, lambda p: rank_classic(X_classic, p))
     )
+    report("ours features, SVM on all (C=0.01)", evaluate(tasks, lambda p: rank_classic(ours.X, p)))
     best = None
-    for C in (0.03, 0.1, 0.3, 1.0):
-        for n_sampled in (2000, 5000, 10000):
+    for C in args.C:
+        for n_sampled in args.sampled:
             name = f"ours SVM C={C} sampled={n_sampled}"
             got = report(
                 name, evaluate(tasks, lambda p, C=C, n=n_sampled: rank_ours(ours.X, p, C, n))
