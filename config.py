@@ -99,6 +99,8 @@ class Config:
     REGISTRATION_OPEN: bool = True
     RATELIMIT_ENABLED: bool = True
     RATELIMIT_STORAGE_URI: str = "memory://"
+    LOGIN_LIMIT_PER_USER: str = "5 per minute;30 per hour"
+    LOGIN_LIMIT_PER_ADDRESS: str = "20 per minute;200 per hour"
 
     # Web.
     PAPERS_PER_PAGE: int = 25

@@ -52,14 +52,19 @@ def create_app(
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 
-    from . import cli, db, errors
-    from .views import api, papers
+    from . import auth, cli, db, errors
+    from .views import api, api_tags, pages, papers
+    from .views import auth as auth_views
 
     db.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     cli.init_app(app)
     app.register_blueprint(papers.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(auth_views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(api_tags.bp)
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

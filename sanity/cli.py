@@ -149,7 +149,7 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
         raise click.ClickException(str(exc)) from None
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or corrupt .gz
         raise InputError(f"cannot read {path}: {exc}") from None
-    compute.update_after_ingest(stats.changed_ids)
+    compute.update_after_ingest(stats.changed)
     click.echo(
         f"imported {stats.lines:,} lines in {stats.seconds:.1f}s: {stats.new:,} new, "
         f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
@@ -263,8 +263,11 @@ COMMANDS = [
 
 
 def init_app(app: Flask) -> None:
+    from .cli_users import user_cli
+
     for command in COMMANDS:
         app.cli.add_command(command)
+    app.cli.add_command(user_cli)
 
 
 def _create_cli_app() -> Flask:

@@ -134,9 +134,13 @@ def run_in_child(app: Flask, args: list[str], timeout: float = 3600) -> bool:
     return True
 
 
-def update_after_ingest(changed_ids: list[str]) -> None:
-    """After papers were added or changed: make them rankable and searchable now."""
-    if not changed_ids:
+def update_after_ingest(changed: int) -> None:
+    """After `changed` papers were added or replaced: make them rankable now.
+
+    The update finds what changed by itself (papers newer than the build), so callers only say
+    whether anything did; nothing is lost if an update is skipped or fails.
+    """
+    if not changed:
         return
     app = current_app._get_current_object()
     if app.config["FEATURES_IN_CHILD"]:

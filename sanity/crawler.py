@@ -221,7 +221,7 @@ class Crawler:
         run.requests = self.client.requests_made
         db.session.commit()
         if w.changed:
-            compute.update_after_ingest(w.changed)
+            compute.update_after_ingest(len(w.changed))
         log.info(
             "crawl %s: %d pages, %d new, %d replaced%s",
             status, run.pages, run.new, run.updated, f" ({error})" if error else "",

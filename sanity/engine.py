@@ -128,20 +128,26 @@ def recommend(
     category: str | None = None,
     now: datetime | None = None,
     include_tagged: bool = False,
+    hidden_ids: list[str] | None = None,
 ) -> Result:
-    """Rank papers with an SVM trained on positives vs negatives (+ sampled others)."""
+    """Rank papers with an SVM trained on positives vs negatives (+ sampled others).
+
+    Positives and negatives are left out of the results unless include_tagged; `hidden_ids`
+    are left out too without being used for training (say, papers in the user's other tags).
+    """
     f = current()
     cfg = current_app.config
     C = float(cfg["SVM_C"] if C is None else C)
     day_key = None if days is None or now is None else (days, int(now.timestamp()) // 3600)
     key = (f.build_id, tuple(sorted(positive_ids)), tuple(sorted(negative_ids)), C, day_key,
-           category, include_tagged, limit)  # fmt: skip
+           category, include_tagged, limit, tuple(sorted(hidden_ids or [])))  # fmt: skip
     cached = _cache.get(key)
     if cached is not None:
         return Result(_papers(f, cached), _words(cached))
     pos = [f.index[p] for p in positive_ids if p in f.index]
     neg = [f.index[p] for p in negative_ids if p in f.index]
-    exclude = None if include_tagged else pos + neg
+    hidden = [f.index[p] for p in hidden_ids or [] if p in f.index]
+    exclude = hidden if include_tagged else pos + neg + hidden
     allowed = allowed_rows(f, days, category, now, exclude)
     ranked = ranking.svm(
         f.X, np.array(pos), np.array(neg), k=limit, C=C, n_sampled=int(cfg["SVM_NEGATIVES"]),

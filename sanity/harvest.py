@@ -52,7 +52,7 @@ def harvest(
         db.session.commit()
         if token:
             log.info("resuming an interrupted harvest at token %s", token)
-        changed: list[str] = []
+        changed = 0
         status, error, restarted = "ok", None, False
         try:
             while True:
@@ -75,7 +75,7 @@ def harvest(
                     on_page(run)
                 db.session.commit()
                 lease.renew()
-                changed += result.new_ids + result.updated_ids
+                changed += result.new + result.updated
                 log.info(
                     "harvest page %d: had=%d new=%d replaced=%d%s",
                     run.pages, len(page.records), result.new, result.updated,

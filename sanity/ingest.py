@@ -257,7 +257,7 @@ class ImportStats:
     bad: int = 0
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
-    changed_ids: list[str] = field(default_factory=list)
+    changed: int = 0
 
     @property
     def rate(self) -> float:
@@ -363,7 +363,7 @@ def import_snapshot(
         stats.new += result.new
         stats.updated += result.updated
         stats.unchanged += result.skipped
-        stats.changed_ids.extend(result.new_ids + result.updated_ids)
+        stats.changed += result.new + result.updated
         stats.seconds = time.monotonic() - started
         batch.clear()
         if on_progress:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -51,7 +53,7 @@ class Paper(db.Model):
         return f"<Paper {self.id}v{self.version}>"
 
 
-class User(db.Model):
+class User(UserMixin, db.Model):
     """An account; usernames are unique case-insensitively (username_key is the folded form)."""
 
     __tablename__ = "users"
@@ -67,9 +69,38 @@ class User(db.Model):
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Changing it signs the user out everywhere (sessions and remember-me cookies carry it).
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
+
     tags: Mapped[list[Tag]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return not self.is_disabled
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+
+class ApiToken(db.Model):
+    """A personal API token, stored as a SHA-256 hash; only its prefix is shown again."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_used: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(back_populates="tokens")
 
 
 class Tag(db.Model):

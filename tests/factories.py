@@ -83,3 +83,26 @@ def topical_papers(per_topic: int = 8, start: datetime = BASE_TIME) -> dict[str,
             )
             out[topic].append(record.id)
     return out
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of a rendered form or page."""
+    import re
+
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf-token" content="([^"]+)"', html
+    )
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def register(client, username: str = "alice", password: str = "correct horse") -> str:
+    """Sign up through the form (which logs in); returns a CSRF token for later writes."""
+    token = csrf_from(client.get("/register").get_data(as_text=True))
+    response = client.post(
+        "/register",
+        data={"csrf_token": token, "username": username, "password": password,
+              "password2": password},
+    )  # fmt: skip
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return token

@@ -172,16 +172,8 @@ def float_arg(name: str, default: float | None, lo: float, hi: float) -> float |
 
 @bp.get("/recommend")
 def recommend():
-    """Recommendations from seed papers (ids=, exclude=) with the words that drive them."""
-    if request.args.get("tags"):
-        abort(401, "recommendations for tags need an account: log in or send a Bearer token")
-    positives = id_list("ids")
-    if not positives:
-        abort(400, "ids is required: comma-separated arXiv ids of papers you like")
-    negatives = id_list("exclude")
-    result = engine.recommend(
-        positives,
-        negatives,
+    """Recommendations from seed papers (ids=, exclude=) or from the user's tags (tags=)."""
+    options = dict(
         limit=int_arg("limit", 25, 1, MAX_PER_PAGE),
         C=float_arg("C", None, 1e-4, 1e4),
         days=days_arg(),
@@ -189,7 +181,27 @@ def recommend():
         now=get_clock().now(),
         include_tagged=request.args.get("include_tagged") in ("1", "true", "yes"),
     )
+    names = [n.strip() for n in request.args.get("tags", "").split(",") if n.strip()]
+    if names:
+        return jsonify(ranked_list(_recommend_tags(names, options)))
+    positives = id_list("ids")
+    if not positives:
+        abort(400, "ids is required: comma-separated arXiv ids of papers you like (or tags=)")
+    result = engine.recommend(positives, id_list("exclude"), **options)
     return jsonify(ranked_list(result))
+
+
+def _recommend_tags(names: list[str], options: dict) -> engine.Result:
+    from flask_login import current_user
+
+    from .. import tags
+
+    if not current_user.is_authenticated:
+        abort(401, "recommendations for tags need an account: log in or send a Bearer token")
+    try:
+        return tags.recommend_for_tags(current_user, names, **options)
+    except LookupError as exc:
+        abort(404, str(exc))
 
 
 @bp.get("/stats")

@@ -1,0 +1,113 @@
+"""Sessions (Flask-Login), Bearer tokens, CSRF (Flask-WTF), rate limits and security headers."""
+
+from __future__ import annotations
+
+from flask import Flask, g, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from . import accounts
+from .db import db
+from .models import User
+
+login_manager = LoginManager()
+login_manager.login_view = "auth.login"
+login_manager.login_message = "Please log in to do that."
+login_manager.login_message_category = "info"
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "object-src 'none'; frame-ancestors 'none'"
+)
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    """Sessions carry "id:session_token"; a rotated token (password change) ends them."""
+    uid, _, token = user_id.partition(":")
+    if not uid.isdigit():
+        return None
+    user = db.session.get(User, int(uid))
+    if user is None or user.session_token != token or user.is_disabled:
+        return None
+    return user
+
+
+@login_manager.request_loader
+def load_user_from_token(req) -> User | None:
+    """`Authorization: Bearer TOKEN` authenticates API requests (no session, no CSRF)."""
+    header = req.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    user = accounts.user_for_token(header[7:].strip())
+    if user is not None:
+        g.token_auth = True
+    return user
+
+
+@login_manager.unauthorized_handler
+def unauthorized():
+    if request.path.startswith("/api/"):
+        return jsonify(error="log in or send Authorization: Bearer TOKEN"), 401
+    from flask import flash, redirect, url_for
+
+    flash(login_manager.login_message, "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    secure = str(app.config.get("BASE_URL", "")).startswith("https://")
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=secure,
+    )
+    app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, except for Bearer tokens
+    app.config["WTF_CSRF_HEADERS"] = ["X-CSRFToken", "X-CSRF-Token"]
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    app.config["RATELIMIT_HEADERS_ENABLED"] = True
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    app.after_request(security_headers)
+
+    @app.before_request
+    def check_csrf():
+        """Every state-changing request needs the CSRF token, unless it carries a Bearer
+        token (which browsers never attach by themselves)."""
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or request.endpoint is None:
+            return
+        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+            return
+        csrf.protect()
+
+    @app.teardown_request
+    def forget_user(exc=None):
+        # The user belongs to one request, even when an app context outlives it (tests, CLI).
+        for key in ("_login_user", "token_auth", "csrf_token", "csrf_valid"):
+            g.pop(key, None)
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError):
+        from .errors import _respond
+
+        exc.code = 400
+        exc.description = f"CSRF check failed: {exc.description} Reload the page and try again."
+        return _respond(exc)
