@@ -29,8 +29,15 @@ def test_register_logs_in_and_usernames_are_unique_case_insensitively(client):
     token = csrf_from(client.get("/profile").get_data(as_text=True))
     client.post("/logout", data={"csrf_token": token})
     token = csrf_from(client.get("/register").get_data(as_text=True))
-    response = client.post("/register", data={"csrf_token": token, "username": "ALICE",
-                                              "password": "whatever123", "password2": "whatever123"})  # fmt: skip
+    response = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "username": "ALICE",
+            "password": "whatever123",
+            "password2": "whatever123",
+        },
+    )
     assert response.status_code == 400 and "username is taken" in response.get_data(as_text=True)
 
 
@@ -47,8 +54,15 @@ def test_register_logs_in_and_usernames_are_unique_case_insensitively(client):
 def test_register_explains_every_failure(client, username, password, password2, message):
     """Bad usernames and passwords are refused with a clear message and no account."""
     token = csrf_from(client.get("/register").get_data(as_text=True))
-    response = client.post("/register", data={"csrf_token": token, "username": username,
-                                              "password": password, "password2": password2})  # fmt: skip
+    response = client.post(
+        "/register",
+        data={
+            "csrf_token": token,
+            "username": username,
+            "password": password,
+            "password2": password2,
+        },
+    )
     assert response.status_code == 400
     assert message in response.get_data(as_text=True)
     assert db.session.query(User).count() == 0
@@ -99,9 +113,15 @@ def test_password_change_signs_out_other_sessions(app):
     login(second, "hank", "first password")
     assert second.get("/profile").status_code == 200
     token = csrf_from(first.get("/profile").get_data(as_text=True))
-    response = first.post("/profile/password", data={
-        "csrf_token": token, "current": "first password", "password": "second password",
-        "password2": "second password"})  # fmt: skip
+    response = first.post(
+        "/profile/password",
+        data={
+            "csrf_token": token,
+            "current": "first password",
+            "password": "second password",
+            "password2": "second password",
+        },
+    )
     assert response.status_code == 302
     assert first.get("/profile").status_code == 200
     assert second.get("/profile").status_code == 302
@@ -111,9 +131,15 @@ def test_password_change_signs_out_other_sessions(app):
 def test_wrong_current_password_is_refused(client):
     """Changing the password needs the current one."""
     token = register(client, "ivy", "first password")
-    response = client.post("/profile/password", data={
-        "csrf_token": token, "current": "nope nope", "password": "second password",
-        "password2": "second password"})  # fmt: skip
+    response = client.post(
+        "/profile/password",
+        data={
+            "csrf_token": token,
+            "current": "nope nope",
+            "password": "second password",
+            "password2": "second password",
+        },
+    )
     assert response.status_code == 400 and "not your current password" in response.get_data(
         as_text=True
     )
@@ -123,8 +149,9 @@ def test_profile_settings_and_tokens(client):
     """Email/digest are saved; a token is shown once, works as Bearer, and can be revoked."""
     register(client, "jack")
     token = csrf_from(client.get("/profile").get_data(as_text=True))
-    response = client.post("/profile", data={"csrf_token": token, "email": "j@example.org",
-                                             "digest": "y"})  # fmt: skip
+    response = client.post(
+        "/profile", data={"csrf_token": token, "email": "j@example.org", "digest": "y"}
+    )
     assert response.status_code == 302
     user = accounts.find_user("jack")
     assert user.email == "j@example.org" and user.digest_enabled and not user.email_verified
@@ -146,8 +173,9 @@ def test_delete_account_removes_tags(client):
     client.put(f"/api/tags/fav/papers/{paper.id}", headers={"X-CSRFToken": token})
     response = client.post("/account/delete", data={"csrf_token": token, "password": "nope"})
     assert response.status_code == 400 and accounts.find_user("kate") is not None
-    response = client.post("/account/delete", data={"csrf_token": token,
-                                                    "password": "kate password"})  # fmt: skip
+    response = client.post(
+        "/account/delete", data={"csrf_token": token, "password": "kate password"}
+    )
     assert response.status_code == 302 and accounts.find_user("kate") is None
     assert db.session.execute(db.text("SELECT count(*) FROM tags")).scalar() == 0
 
@@ -177,8 +205,14 @@ def test_failed_logins_are_rate_limited(tmp_path, database_url, monkeypatch):
     from flask_migrate import upgrade
 
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
-    app = create_app(TestingConfig, {"DATABASE_URL": database_url, "RATELIMIT_ENABLED": True,
-                                     "LOGIN_LIMIT_PER_USER": "3 per minute"})  # fmt: skip
+    app = create_app(
+        TestingConfig,
+        {
+            "DATABASE_URL": database_url,
+            "RATELIMIT_ENABLED": True,
+            "LOGIN_LIMIT_PER_USER": "3 per minute",
+        },
+    )
     with app.app_context():
         upgrade()
         accounts.create_user("lena", "right password")
