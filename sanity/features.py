@@ -167,10 +167,20 @@ def build(doc_source, params: Params) -> Features:
     n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams)
     lo, hi = params.df_bounds(n)
     eligible = ((t, c) for t, c in doc_freq.items() if lo <= c <= hi)
-    chosen = heapq.nlargest(params.max_features, eligible, key=lambda tc: (tc[1], tc[0]))
+    # Candidates by document frequency; the final choice is by total term frequency (as
+    # scikit-learn's max_features does), counted exactly in the second pass.
+    wanted = int(params.max_features * 1.5)
+    chosen = heapq.nlargest(wanted, eligible, key=lambda tc: (tc[1], tc[0]))
     del doc_freq
-    vocabulary = sorted(t for t, _ in chosen)
-    counts, df, meta = _count_all(doc_source(), analyzer, vocabulary, params.chunk)
+    candidates = sorted(t for t, _ in chosen)
+    counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk)
+    keep = np.flatnonzero((df >= lo) & (df <= hi))
+    if len(keep) > params.max_features:
+        totals = np.asarray(counts.sum(axis=0)).ravel()[keep]
+        keep = np.sort(keep[np.argsort(-totals, kind="stable")[: params.max_features]])
+    if len(keep) < len(candidates):
+        counts, df = counts[:, keep], df[keep]
+    vocabulary = [candidates[i] for i in keep]
     idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
     X = weigh(counts, idf, params.sublinear_tf)
     del counts
