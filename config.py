@@ -83,7 +83,7 @@ class Config:
     COMPUTE_INTERVAL_HOURS: float = 24.0
     SIMILAR_METHOD: str = "cosine"
     SVM_C: float = 0.1
-    SVM_NEGATIVES: int = 5000
+    SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000
 

@@ -73,7 +73,7 @@ def svm(
     negatives: np.ndarray | None = None,
     k: int = 25,
     C: float = 0.1,
-    n_sampled: int = 5000,
+    n_sampled: int = 3000,
     allowed: np.ndarray | None = None,
     vocabulary: list[str] | None = None,
     n_words: int = 10,
