@@ -69,6 +69,9 @@ class User(UserMixin, db.Model):
     digest_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
+    # Unguessable key in feed URLs (feed readers do not log in); None until first asked for.
+    feed_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    last_digest: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Changing it signs the user out everywhere (sessions and remember-me cookies carry it).
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
 
@@ -85,6 +88,36 @@ class User(UserMixin, db.Model):
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
+
+
+class SavedSearch(db.Model):
+    """A query a user keeps, to see its new matches (page, digest, feed)."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    query: Mapped[str] = mapped_column(String(1000))
+    category: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Papers added after this are "new" for the user.
+    seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DigestSent(db.Model):
+    """A paper already mailed to a user: never sent twice, even when a run is retried."""
+
+    __tablename__ = "digest_sent"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class ApiToken(db.Model):
