@@ -53,7 +53,7 @@ def create_app(
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 
     from . import auth, cli, db, errors
-    from .views import api, api_tags, pages, papers
+    from .views import api, api_searches, api_tags, feeds, pages, papers
     from .views import auth as auth_views
 
     db.init_app(app)
@@ -65,6 +65,9 @@ def create_app(
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_tags.bp)
+    app.register_blueprint(api_searches.bp)
+    app.register_blueprint(feeds.bp)
+    app.jinja_env.globals["feed_links"] = feeds.feed_links
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

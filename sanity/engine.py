@@ -15,11 +15,8 @@ from sqlalchemy import select
 from . import features as feat
 from . import ranking
 from .db import db
+from .errors import EngineUnavailable
 from .models import Paper
-
-
-class EngineUnavailable(Exception):
-    """No feature build exists yet (run `sanity compute`, or wait for the first crawl)."""
 
 
 @dataclass

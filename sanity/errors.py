@@ -13,6 +13,10 @@ from .db import db
 log = logging.getLogger(__name__)
 
 
+class EngineUnavailable(Exception):
+    """No feature build exists yet (run `sanity compute`, or wait for the first crawl)."""
+
+
 def wants_json() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
