@@ -204,6 +204,14 @@ def _recommend_tags(names: list[str], options: dict) -> engine.Result:
         abort(404, str(exc))
 
 
+@bp.get("/openapi.json")
+def openapi_spec():
+    """The OpenAPI 3.1 description of this API."""
+    from .. import openapi
+
+    return jsonify(openapi.spec(current_app.config["BASE_URL"]))
+
+
 @bp.get("/stats")
 def stats():
     """Paper count, newest paper, last crawl."""
