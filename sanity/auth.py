@@ -65,6 +65,8 @@ def security_headers(response):
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.is_secure:  # behind TLS (see TRUSTED_PROXIES): browsers keep to HTTPS
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     return response
 
 
