@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from .. import engine
 from ..arxiv import parse_id
+from ..auth import csrf
 from ..db import db
 from ..models import Paper
 from ..papers import paper_dict, papers_select, stats_dict
@@ -127,6 +128,7 @@ def search_papers():
 
 
 @bp.post("/similar")
+@csrf.exempt  # reads only: anyone may ask, with or without an account
 def similar_text():
     """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
     body = request.get_json(silent=True)
