@@ -28,7 +28,13 @@ CSP = (
 
 @login_manager.user_loader
 def load_user(user_id: str) -> User | None:
-    """Sessions carry "id:session_token"; a rotated token (password change) ends them."""
+    """Sessions carry "id:session_token"; a rotated token (password change) ends them.
+
+    A request with a Bearer token is authenticated by the token alone, never by a cookie that
+    came along (those requests skip the CSRF check, so the session must not count).
+    """
+    if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        return None
     uid, _, token = user_id.partition(":")
     if not uid.isdigit():
         return None

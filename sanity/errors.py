@@ -33,7 +33,26 @@ def _respond(exc: HTTPException):
     return response
 
 
+def reject_nul() -> None:
+    """NUL characters have no business in any input (and PostgreSQL text refuses them)."""
+    from flask import abort
+
+    values = [request.path]
+    values += [v for _, vs in request.args.lists() for v in vs]
+    if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.mimetype == "application/json":
+            body = request.get_data(cache=True)
+            if b"\\u0000" in body or b"\x00" in body:
+                abort(400, "the request contains a NUL character")
+        elif request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            values += [v for _, vs in request.form.lists() for v in vs]
+    if any("\x00" in v for v in values):
+        abort(400, "the request contains a NUL character")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(reject_nul)
+
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         return _respond(exc)

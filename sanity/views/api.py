@@ -210,8 +210,9 @@ def _recommend_tags(names: list[str], options: dict) -> engine.Result:
 def openapi_spec():
     """The OpenAPI 3.1 description of this API."""
     from .. import openapi
+    from . import api_export
 
-    return jsonify(openapi.spec(current_app.config["BASE_URL"]))
+    return jsonify(openapi.spec(current_app.config["BASE_URL"], api_export.openapi_paths()))
 
 
 @bp.get("/stats")
