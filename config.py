@@ -87,13 +87,16 @@ class Config:
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000
 
-    # Mail (used by digests).
+    # Mail: digests, address verification, password reset.
     MAIL_SERVER: str = "localhost"
     MAIL_PORT: int = 25
     MAIL_USE_TLS: bool = False
     MAIL_USERNAME: str = ""
     MAIL_PASSWORD: str = ""
     MAIL_FROM: str = "sanity@localhost"
+    DIGEST_HOUR_UTC: int = 7
+    DIGEST_DAYS: float = 2
+    DIGEST_MAX_PAPERS: int = 10
 
     # Accounts and limits.
     REGISTRATION_OPEN: bool = True
@@ -101,6 +104,8 @@ class Config:
     RATELIMIT_STORAGE_URI: str = "memory://"
     LOGIN_LIMIT_PER_USER: str = "5 per minute;30 per hour"
     LOGIN_LIMIT_PER_ADDRESS: str = "20 per minute;200 per hour"
+    RESET_LIMIT_PER_ADDRESS: str = "5 per minute;30 per hour"
+    MAIL_LIMIT_PER_ACCOUNT: str = "3 per 10 minutes;10 per day"
 
     # Web.
     PAPERS_PER_PAGE: int = 25

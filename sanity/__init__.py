@@ -53,7 +53,7 @@ def create_app(
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 
     from . import auth, cli, db, errors
-    from .views import api, api_searches, api_tags, feeds, pages, papers
+    from .views import account_mail, api, api_export, api_searches, api_tags, feeds, pages, papers
     from .views import auth as auth_views
 
     db.init_app(app)
@@ -65,8 +65,10 @@ def create_app(
     app.register_blueprint(auth_views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(api_tags.bp)
+    app.register_blueprint(api_export.bp)
     app.register_blueprint(api_searches.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(account_mail.bp)
     app.jinja_env.globals["feed_links"] = feeds.feed_links
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])

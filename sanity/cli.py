@@ -263,11 +263,15 @@ COMMANDS = [
 
 
 def init_app(app: Flask) -> None:
+    from .cli_digest import digest_command
+    from .cli_lite import import_lite_command
     from .cli_users import user_cli
 
     for command in COMMANDS:
         app.cli.add_command(command)
     app.cli.add_command(user_cli)
+    app.cli.add_command(digest_command)
+    app.cli.add_command(import_lite_command)
 
 
 def _create_cli_app() -> Flask:

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import exists, select
 
 from .crawler import crawl
 from .db import db
+from .digest import scheduled_job as digest_job
 from .locks import LockBusy
 from .models import Paper
 from .timeutil import UTC, get_clock
@@ -67,7 +69,8 @@ def database_is_empty(app: Flask) -> bool:
 
 
 def build_scheduler(app: Flask, blocking: bool = False):
-    """Crawl on schedule (at once when there are no papers) and refit features daily."""
+    """Crawl on schedule (at once when there are no papers), refit features and mail digests
+    daily."""
     kind = BlockingScheduler if blocking else BackgroundScheduler
     scheduler = kind(timezone=UTC, job_defaults=JOB_DEFAULTS)
     minutes = float(app.config["CRAWL_INTERVAL_MINUTES"])
@@ -91,5 +94,13 @@ def build_scheduler(app: Flask, blocking: bool = False):
         id="compute",
         name="refit features",
         next_run_time=now + timedelta(hours=hours),
+    )
+    hour = float(app.config["DIGEST_HOUR_UTC"]) % 24
+    scheduler.add_job(
+        digest_job,
+        CronTrigger(hour=int(hour), minute=round(hour % 1 * 60), timezone=UTC),
+        args=[app],
+        id="digest",
+        name="send digests",
     )
     return scheduler
