@@ -124,18 +124,24 @@ def iter_csv(user: User) -> Iterator[str]:
 
 
 def tag_papers(user: User, name: str) -> list[Paper] | None:
-    """The positive papers of a user's tag, oldest membership first; None if no such tag."""
-    tag = db.session.scalar(select(Tag).where(Tag.user_id == user.id, Tag.name == name))
-    if tag is None:
-        return None
-    return list(
-        db.session.scalars(
-            select(Paper)
-            .join(TagPaper, TagPaper.paper_id == Paper.id)
-            .where(TagPaper.tag_id == tag.id, TagPaper.negative.is_(False))
-            .order_by(TagPaper.added, Paper.id)
-        )
+    """The positive papers of a user's tag (`all`: of every tag, each once), oldest membership
+    first; None if no such tag."""
+    query = (
+        select(Paper, TagPaper.added)
+        .join(TagPaper, TagPaper.paper_id == Paper.id)
+        .join(Tag, Tag.id == TagPaper.tag_id)
+        .where(Tag.user_id == user.id, TagPaper.negative.is_(False))
+        .order_by(TagPaper.added, Paper.id)
     )
+    if name != "all":
+        tag = db.session.scalar(select(Tag).where(Tag.user_id == user.id, Tag.name == name))
+        if tag is None:
+            return None
+        query = query.where(Tag.id == tag.id)
+    papers = {}
+    for paper, _ in db.session.execute(query):
+        papers.setdefault(paper.id, paper)
+    return list(papers.values())
 
 
 # ---- import ----

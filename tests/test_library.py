@@ -246,3 +246,18 @@ def test_count_of_memberships_after_repeated_imports(client):
         assert client.post("/api/library", json=body, headers=h).status_code == 200
     assert db.session.scalar(select(func.count()).select_from(TagPaper)) == 2
     assert db.session.scalar(select(func.count()).select_from(Tag)) == 2
+
+
+def test_bibtex_links_from_the_pages(client):
+    """The paper page, a tag page and the profile link to BibTeX and library downloads."""
+    from tests.factories import make_paper, register
+
+    token = register(client, "libby")
+    paper = make_paper()
+    client.put(f"/api/tags/reading/papers/{paper.id}", headers={"X-CSRFToken": token})
+    assert f"/api/papers/{paper.id}/bibtex" in client.get(f"/paper/{paper.id}").get_data(True)
+    assert "/api/tags/reading/bibtex" in client.get("/tags/reading").get_data(as_text=True)
+    profile = client.get("/profile").get_data(as_text=True)
+    assert "/api/library.csv" in profile and "/api/tags/all/bibtex" in profile
+    every = client.get("/api/tags/all/bibtex")
+    assert every.status_code == 200 and paper.id in every.get_data(as_text=True)
