@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask import abort
 from sqlalchemy import Select, func, literal, select
 
-from .arxiv import abs_url, pdf_url
+from .arxiv import abs_url, parse_id, pdf_url
 from .db import db
 from .models import CrawlRun, Paper
 from .timeutil import isoformat
+
+
+def get_paper(pid: str) -> Paper:
+    """The paper for an id in any form: 400 if it is not an arXiv id, 404 if unknown."""
+    try:
+        key, _ = parse_id(pid)
+    except ValueError:
+        abort(400, f"not an arXiv id: {pid[:80]}")
+    found = db.session.get(Paper, key)
+    if found is None:
+        abort(404, f"paper {key} is not in this database")
+    return found
 
 
 def paper_dict(paper: Paper, score: float | None = None) -> dict:

@@ -9,8 +9,7 @@ from .. import engine
 from ..arxiv import parse_id
 from ..auth import csrf
 from ..db import db
-from ..models import Paper
-from ..papers import paper_dict, papers_select, stats_dict
+from ..papers import get_paper, paper_dict, papers_select, stats_dict
 from ..search import QueryError, parse_query, search
 from ..timeutil import get_clock
 
@@ -66,18 +65,6 @@ def papers():
     query = papers_select(sort, category_arg(), days_arg(), get_clock().now())
     result = db.paginate(query, page=page, per_page=per_page, error_out=False)
     return jsonify(papers=[paper_dict(p) for p in result.items], total=result.total, page=page)
-
-
-def get_paper(pid: str) -> Paper:
-    """The paper for an id in any form: 400 if it is not an arXiv id, 404 if unknown."""
-    try:
-        key, _ = parse_id(pid)
-    except ValueError:
-        abort(400, f"not an arXiv id: {pid[:80]}")
-    found = db.session.get(Paper, key)
-    if found is None:
-        abort(404, f"paper {key} is not in this database")
-    return found
 
 
 def ranked_list(result: engine.Result, **extra) -> dict:

@@ -15,8 +15,8 @@ from .. import bibtex, library
 from ..arxiv import parse_id
 from ..db import db
 from ..models import Paper
+from ..papers import get_paper
 from ..timeutil import get_clock
-from .api import get_paper
 
 bp = Blueprint("api_export", __name__, url_prefix="/api")
 

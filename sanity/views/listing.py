@@ -14,10 +14,9 @@ from flask import abort, current_app, url_for
 from sqlalchemy import func, select
 
 from .. import engine
-from ..arxiv import parse_id
 from ..db import db
 from ..models import Paper, Tag, TagPaper
-from ..papers import papers_select
+from ..papers import get_paper, papers_select
 from ..search import QueryError, parse_query, search
 from ..timeutil import as_utc
 
@@ -216,18 +215,6 @@ class Viewer:
 
     def tagged(self) -> set[str]:
         return {pid for entry in self.tags.values() for ids in entry.values() for pid in ids}
-
-
-def get_paper(pid: str) -> Paper:
-    """The paper for an id in any form: 400 if it is not an arXiv id, 404 if unknown."""
-    try:
-        key, _ = parse_id(pid)
-    except ValueError:
-        abort(400, f"not an arXiv id: {pid[:80]}")
-    found = db.session.get(Paper, key)
-    if found is None:
-        abort(404, f"paper {key} is not in this database")
-    return found
 
 
 def per_page() -> int:
