@@ -29,7 +29,7 @@ class Result:
 
 def current() -> feat.Features:
     found = feat.store_for(current_app.config["DATA_DIR"]).get()
-    if found is None or found.n == 0:
+    if found is None or found.n == 0 or not found.vocabulary:
         raise EngineUnavailable("features are not built yet: run `sanity compute`")
     return found
 

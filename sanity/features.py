@@ -145,6 +145,8 @@ class Features:
 def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:
     """Counts -> l2-normalised (sublinear) tf * idf, float32."""
     X = counts.astype(np.float32, copy=True).tocsr()
+    if X.shape[1] == 0:  # no vocabulary (say, only stop words): nothing to weigh
+        return X
     if sublinear:
         np.log(X.data, out=X.data)
         X.data += 1.0
@@ -166,6 +168,8 @@ def build(doc_source, params: Params) -> Features:
     analyzer = params.analyzer()
     n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams)
     lo, hi = params.df_bounds(n)
+    if not any(lo <= c <= hi for c in doc_freq.values()):
+        lo, hi = 1, n  # e.g. near-identical texts: every term too common; keep them all
     eligible = ((t, c) for t, c in doc_freq.items() if lo <= c <= hi)
     # Candidates by document frequency; the final choice is by total term frequency (as
     # scikit-learn's max_features does), counted exactly in the second pass.

@@ -385,15 +385,23 @@ def main() -> None:
     args = parser.parse_args()
     server = FakeArxiv()
     now = datetime.now(UTC).replace(microsecond=0)
+    topics = [
+        ("graph neural networks", "message passing over molecules and citation graphs", "cs.LG"),
+        ("diffusion models", "denoising score matching for image generation", "cs.CV"),
+        ("robot manipulation", "grasping policies learned with reinforcement learning", "cs.RO"),
+        ("language models", "instruction tuning and evaluation of large language models", "cs.CL"),
+        ("bandit algorithms", "regret bounds for contextual exploration", "stat.ML"),
+    ]
     for i in range(args.papers):
         when = now - timedelta(minutes=37 * i)
+        name, detail, category = topics[i % len(topics)]
         server.add(
             FakePaper(
                 id=f"{when:%y%m}.{i + 1:05d}",
-                title=f"Synthetic paper {i + 1}: attention for $k$-NN & <sparse> graphs",
-                abstract=f"We study problem {i + 1} with transformers and careful baselines.",
-                authors=[f"Author {i + 1}", "Émilie du Châtelet"],
-                categories=["cs.LG", "stat.ML"] if i % 2 else ["cs.CV", "cs.AI"],
+                title=f"Synthetic paper {i + 1} on {name}: a study of $k$-NN & <sparse> cases",
+                abstract=f"We study {name}: {detail}. Variant {i + 1} with careful baselines.",
+                authors=[f"Author {i % 37}", "Émilie du Châtelet"],
+                categories=[category, "cs.AI"] if i % 3 else [category],
                 published=when,
             )
         )

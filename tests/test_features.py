@@ -120,3 +120,14 @@ def test_old_builds_are_pruned(tmp_path):
     builds = [p for p in features.features_dir(tmp_path).iterdir() if p.is_dir()]
     assert len(builds) == 2
     assert os.path.isdir(features.features_dir(tmp_path) / features.current_build_id(tmp_path))
+
+
+def test_near_identical_texts_still_build():
+    """When every term is in every paper (above max_df), the limits relax instead of failing."""
+    same = [
+        Doc(f"2601.{i:05d}", "Synthetic paper about attention", 0, 0, "cs.LG") for i in range(400)
+    ]
+    built = features.build(lambda: iter(same), Params())
+    assert built.vocabulary and built.X.shape == (400, len(built.vocabulary))
+    empty = [Doc("2601.00001", "the of and", 0, 0, "")]
+    assert features.build(lambda: iter(empty), Params()).X.shape == (1, 0)
