@@ -25,7 +25,8 @@ from . import accounts
 from .arxiv import FeedError, PaperRecord, _entry_record, parse_id
 from .db import db
 from .ingest import _check_storable, upsert_papers
-from .models import Paper, Tag, TagPaper, User
+from .library import known_paper_ids
+from .models import Tag, TagPaper, User
 from .tags import MAX_TAG_LENGTH, TagError, check_name
 from .timeutil import utcnow
 
@@ -33,7 +34,6 @@ MAX_VALUE_BYTES = 64 * 1024 * 1024  # one value, uncompressed: far above any rea
 SAFE_BUILTINS = frozenset(
     {"dict", "set", "frozenset", "list", "tuple", "str", "int", "float", "bool"}
 )
-CHUNK = 500
 
 log = logging.getLogger(__name__)
 
@@ -268,15 +268,6 @@ def tag_name(raw: str) -> str | None:
         return None
 
 
-def _known(ids: set[str]) -> set[str]:
-    wanted, found = sorted(ids), set()
-    for i in range(0, len(wanted), CHUNK):
-        found.update(
-            db.session.scalars(select(Paper.id).where(Paper.id.in_(wanted[i : i + CHUNK])))
-        )
-    return found
-
-
 def _normal_ids(ids: set[str], aliases: dict[str, str]) -> set[str]:
     out = set()
     for pid in ids:
@@ -325,7 +316,7 @@ def import_users(
     stats = UserStats()
     aliases = aliases or {}
     all_ids = set().union(*(_normal_ids(ids, aliases) for u in users for ids in u.tags.values()))
-    known = _known(all_ids)
+    known = known_paper_ids(all_ids)
     for lite in users:
         user = _account(lite, trust_emails, stats, report)
         if user is not None:
