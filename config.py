@@ -101,7 +101,7 @@ class Config:
     # Accounts and limits.
     REGISTRATION_OPEN: bool = True
     RATELIMIT_ENABLED: bool = True
-    RATELIMIT_STORAGE_URI: str = "memory://"
+    RATELIMIT_STORAGE_URI: str = "database://"  # shared by every worker; or redis://...
     LOGIN_LIMIT_PER_USER: str = "5 per minute;30 per hour"
     LOGIN_LIMIT_PER_ADDRESS: str = "20 per minute;200 per hour"
     RESET_LIMIT_PER_ADDRESS: str = "5 per minute;30 per hour"

@@ -8,7 +8,7 @@ from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from . import accounts
+from . import accounts, ratelimit  # noqa: F401 - registers the database:// limits storage
 from .db import db
 from .models import User
 
@@ -89,7 +89,7 @@ def init_app(app: Flask) -> None:
     app.config["WTF_CSRF_TIME_LIMIT"] = None  # the token lives as long as the session
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # checked below, except for Bearer tokens
     app.config["WTF_CSRF_HEADERS"] = ["X-CSRFToken", "X-CSRF-Token"]
-    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+    app.config["RATELIMIT_STORAGE_URI"] = app.config.get("RATELIMIT_STORAGE_URI") or "database://"
     app.config["RATELIMIT_HEADERS_ENABLED"] = True
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -10,6 +10,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -203,3 +204,13 @@ class JobLock(db.Model):
     owner: Mapped[str] = mapped_column(String(128))
     acquired: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimitCounter(db.Model):
+    """One fixed-window rate-limit counter, shared by every web worker (sanity/ratelimit.py)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    hits: Mapped[int] = mapped_column(Integer, nullable=False)
+    expires_at: Mapped[float] = mapped_column(Float, nullable=False, index=True)
