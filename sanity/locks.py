@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import uuid
@@ -16,14 +17,43 @@ from .timeutil import Clock, as_utc
 
 INGEST_LOCK = "ingest"  # crawl, harvest and import write papers one at a time
 
+log = logging.getLogger(__name__)
+
 
 class LockBusy(Exception):
     """Another process holds the lock and its lease has not expired."""
 
 
+def _machine() -> str:
+    """This host and PID namespace: process ids are only comparable within one."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        namespace = "?"
+    return f"{socket.gethostname()}/{namespace}"
+
+
 def new_owner() -> str:
     """A unique holder name that says where the holder runs."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    return f"{_machine()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def holder_is_dead(owner: str) -> bool:
+    """True when the holder ran on this machine and its process no longer exists.
+
+    A SIGKILLed crawl or feature build cannot release its lock; without this the next run
+    would wait for the lease to expire. Holders elsewhere are judged by their lease alone.
+    """
+    parts = owner.rsplit(":", 2)  # machine (may hold colons), pid, random suffix
+    if len(parts) != 3 or parts[0] != _machine() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # exists, owned by another user
+        return False
+    return False
 
 
 class Lease:
@@ -62,7 +92,7 @@ class Lease:
 
     def acquire(self) -> Lease:
         """Take the lock or raise LockBusy naming the holder."""
-        if not self._claim():
+        if not self._claim() and not self._take_over_from_dead_holder():
             holder = db.session.get(JobLock, self.name, populate_existing=True)
             detail = (
                 f"held by {holder.owner} until {as_utc(holder.expires):%Y-%m-%d %H:%M:%S} UTC"
@@ -72,6 +102,19 @@ class Lease:
             db.session.rollback()
             raise LockBusy(f"{self.name} is already running ({detail})")
         return self
+
+    def _take_over_from_dead_holder(self) -> bool:
+        holder = db.session.get(JobLock, self.name, populate_existing=True)
+        if holder is None or not holder_is_dead(holder.owner):
+            db.session.rollback()
+            return False
+        dead = holder.owner
+        db.session.execute(
+            delete(JobLock).where(JobLock.name == self.name).where(JobLock.owner == dead)
+        )
+        db.session.commit()
+        log.warning("%s lock: its holder %s died; taking over", self.name, dead)
+        return self._claim()
 
     def renew(self) -> None:
         """Extend the lease; raise LockBusy if it was lost (expired and taken by another)."""
