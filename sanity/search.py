@@ -195,8 +195,9 @@ def _run(query, any_word, categories, days, now, page, per_page, cap):
 
 def rebuild_index() -> None:
     """Rebuild the full-text index from the papers table (`sanity compute`)."""
-    if db.engine.dialect.name == "sqlite":
-        db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
-    else:
-        db.session.execute(text("REINDEX INDEX ix_papers_search"))
+    if db.engine.dialect.name != "sqlite":
+        # PostgreSQL keeps the stored tsvector and its GIN index current by itself; a REINDEX
+        # would lock every search out while it runs.
+        return
+    db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
     db.session.commit()
