@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
@@ -33,13 +33,24 @@ class CrawlStopped(Exception):
     """The walk cannot go on this run (the reason is recorded; the gap stays for the next)."""
 
 
+# A gap is [lo, hi] or, for the unfinished first crawl of an empty database, [lo, hi, limit]:
+# a window still to walk, newest first, and how many results it may still take.
+Gap = list
+
+ARXIV_BEGINS = datetime(1991, 1, 1, tzinfo=UTC)  # lower bound of the first crawl's window
+
+
+def _minute(value: datetime) -> datetime:
+    return value.replace(second=0, microsecond=0)
+
+
 @dataclass
 class Walk:
     """State of one run shared by its phases."""
 
     budget: int
-    gaps: list[list[datetime]]
-    head_gap: list[datetime] | None = None
+    gaps: list[Gap]
+    head_gap: Gap | None = None
     pages: int = 0
     new: int = 0
     updated: int = 0
@@ -48,7 +59,71 @@ class Walk:
 
     def state(self) -> dict:
         gaps = self.gaps + ([self.head_gap] if self.head_gap else [])
-        return {"gaps": [[isoformat(lo), isoformat(hi)] for lo, hi in gaps]}
+        return {"gaps": [[isoformat(g[0]), isoformat(g[1]), *g[2:]] for g in gaps]}
+
+
+class HeadPager:
+    """The newest results, by offset. While unfinished, what lies between the last page and
+    the newest stored paper (the floor) is a gap; on an empty database the gap reaches back
+    as far as the first crawl's CRAWL_MAX_RESULTS would have gone."""
+
+    def __init__(self, query: str, w: Walk, floor: datetime | None) -> None:
+        self.query, self.w, self.floor = query, w, floor
+        self.start = 0
+        self.first_limit = w.budget  # a first crawl takes at most this many
+
+    def room(self) -> int:
+        return self.w.budget
+
+    def position(self) -> tuple[str, int]:
+        return self.query, self.start
+
+    def advance(self, records: list, done: bool) -> None:
+        self.start += len(records)
+        last = min((r.updated for r in records), default=None)
+        if done or last is None:
+            self.w.head_gap = None
+        elif self.floor is None:
+            left = self.first_limit - self.start
+            self.w.head_gap = [ARXIV_BEGINS, last, left] if left > 0 else None
+        elif last < self.floor:
+            self.w.head_gap = None
+        else:
+            self.w.head_gap = [self.floor, last]
+
+
+class WindowPager:
+    """A gap's window, newest first. Each page re-asks for [lo, oldest seen] rather than the
+    next offset of the first query: a paper revised meanwhile leaves the window, and offsets
+    would then skip one unseen paper. Only papers of the boundary minute (the query's
+    resolution) are skipped by offset."""
+
+    def __init__(self, query: str, w: Walk, gap: Gap) -> None:
+        self.query, self.w, self.gap = query, w, gap
+        self.at_top = 0  # papers of hi's minute already seen, which sort first
+
+    def room(self) -> int:
+        return self.gap[2] if len(self.gap) > 2 else self.w.budget
+
+    def position(self) -> tuple[str, int]:
+        return window_query(self.query, self.gap[0], self.gap[1]), self.at_top
+
+    def advance(self, records: list, done: bool) -> None:
+        if len(self.gap) > 2:
+            self.gap[2] -= len(records)
+            done = done or self.gap[2] <= 0
+        if done:
+            self.w.gaps.remove(self.gap)
+            return
+        oldest = min(r.updated for r in records)
+        if _minute(oldest) < _minute(self.gap[1]):
+            self.at_top = sum(1 for r in records if _minute(r.updated) == _minute(oldest))
+        else:
+            self.at_top += len(records)
+        self.gap[1] = min(self.gap[1], oldest)
+
+
+Pager = HeadPager | WindowPager
 
 
 class Crawler:
@@ -105,34 +180,33 @@ class Crawler:
 
     # ---- walking ----
 
-    def walk(self, run: CrawlRun, w: Walk, query: str, stop_when_known: bool, track) -> bool:
+    def walk(self, run: CrawlRun, w: Walk, pager: Pager, stop_when_known: bool) -> bool:
         """Page through a query, committing each page with the resume state.
 
-        `track(last_updated, exhausted)` updates the walk's gaps after a page. Returns True if
-        the walk finished (exhausted, or met known pages), False if the budget ran out.
+        Returns True if the walk finished (exhausted, or met known pages), False if the budget
+        ran out.
         """
-        start, known_pages = 0, 0
-        while w.budget > 0:
-            page = self.fetch_full(query, start, min(self.page_size, w.budget))
+        known_pages = 0
+        while (size := min(self.page_size, w.budget, pager.room())) > 0:
+            query, start = pager.position()
+            page = self.fetch_full(query, start, size)
             records = page.entries
             fresh = [r for r in records if r.id not in w.seen]
             result = upsert_papers(fresh)
             w.seen.update(r.id for r in records)
             w.budget -= len(records)
-            start += len(records)
-            exhausted = not records or start >= page.total
+            exhausted = not records or start + len(records) >= page.total
             w.pages += 1
             w.new += result.new
             w.updated += result.updated
             w.changed += result.new_ids + result.updated_ids
             known_pages = 0 if (result.new or result.updated) else known_pages + 1
             done = exhausted or (stop_when_known and known_pages >= self.stop_after)
-            track(min((r.updated for r in records), default=None), done)
+            pager.advance(records, done)
             self.commit_page(run, w)
             log.info(
                 "crawl page %d: start=%d had=%d new=%d replaced=%d of total %d",
-                w.pages, start - len(records), len(records), result.new, result.updated,
-                page.total,
+                w.pages, start, len(records), result.new, result.updated, page.total,
             )  # fmt: skip
             if done:
                 return True
@@ -152,32 +226,16 @@ class Crawler:
         if self.lease:
             self.lease.renew()
 
-    def close_gap(self, run: CrawlRun, w: Walk, gap: list[datetime]) -> None:
+    def close_gap(self, run: CrawlRun, w: Walk, gap: Gap) -> None:
         """Walk one lastUpdatedDate window completely, shrinking it as pages arrive."""
-        lo, hi = gap
-
-        def track(last: datetime | None, done: bool) -> None:
-            if done:
-                w.gaps.remove(gap)
-            elif last is not None:
-                gap[1] = min(gap[1], last)
-
-        query = window_query(self.query, lo, hi)
-        self.walk(run, w, query, stop_when_known=False, track=track)
+        self.walk(run, w, WindowPager(self.query, w, gap), stop_when_known=False)
 
     def head(self, run: CrawlRun, w: Walk) -> bool:
         """Walk the newest results until they are known; leave a gap if stopped early."""
         newest = db.session.scalar(select(func.max(Paper.updated)))
         margin = timedelta(hours=float(self.cfg["CRAWL_GAP_MARGIN_HOURS"]))
         floor = as_utc(newest) - margin if newest else None
-
-        def track(last: datetime | None, done: bool) -> None:
-            if done or floor is None or last is None or last < floor:
-                w.head_gap = None
-            else:
-                w.head_gap = [floor, last]
-
-        return self.walk(run, w, self.query, stop_when_known=True, track=track)
+        return self.walk(run, w, HeadPager(self.query, w, floor), stop_when_known=True)
 
     # ---- the run ----
 
@@ -228,12 +286,12 @@ class Crawler:
         )  # fmt: skip
 
 
-def _load_gaps(state: dict | None) -> list[list[datetime]]:
+def _load_gaps(state: dict | None) -> list[Gap]:
     gaps = []
-    for lo, hi in (state or {}).get("gaps", []):
+    for lo, hi, *limit in (state or {}).get("gaps", []):
         lo_dt, hi_dt = as_utc(datetime.fromisoformat(lo)), as_utc(datetime.fromisoformat(hi))
-        if lo_dt <= hi_dt:
-            gaps.append([lo_dt, hi_dt])
+        if lo_dt <= hi_dt and all(n > 0 for n in limit):
+            gaps.append([lo_dt, hi_dt, *limit])
     return gaps
 
 

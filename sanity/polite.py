@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import random
+import weakref
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlsplit
 
@@ -12,6 +13,9 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from .timeutil import Clock, as_utc
+
+# When each host was last asked, per clock (tests run many fake clocks in one process).
+_LAST_REQUEST: weakref.WeakKeyDictionary[Clock, dict[str, float]] = weakref.WeakKeyDictionary()
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,6 @@ class PoliteClient:
         self.clock = clock
         self.rng = rng or random.Random()
         self.requests_made = 0
-        self._last: float | None = None
         self.session = requests.Session()
         self.session.headers["User-Agent"] = user_agent
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, pool_block=True, max_retries=0)
@@ -108,13 +111,17 @@ class PoliteClient:
         return self.rng.uniform(ceiling / 2, ceiling)
 
     def wait_turn(self, url: str) -> None:
-        """Sleep until the minimum gap since the previous request has passed."""
+        """Sleep until the minimum gap since the previous request to this host has passed
+        (by any client in this process: each crawl run has its own client, and one run may
+        start right after another ended)."""
         gap = effective_delay(url, self.delay)
-        if self._last is not None:
-            remaining = self._last + gap - self.clock.monotonic()
+        hosts = _LAST_REQUEST.setdefault(self.clock, {})
+        host = urlsplit(url).netloc
+        if host in hosts:
+            remaining = hosts[host] + gap - self.clock.monotonic()
             if remaining > 0:
                 self.clock.sleep(remaining)
-        self._last = self.clock.monotonic()
+        hosts[host] = self.clock.monotonic()
 
     def get(self, url: str) -> bytes:
         """GET with politeness and retries; raises FetchError when it gives up."""

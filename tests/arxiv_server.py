@@ -308,6 +308,10 @@ def _oai_error(code: str, text: str) -> str:
 
 def _handler(state: FakeArxiv):
     class Handler(BaseHTTPRequestHandler):
+        # headers and body leave in two writes: without TCP_NODELAY each answer waits ~40 ms
+        # for the client's delayed ACK
+        disable_nagle_algorithm = True
+
         protocol_version = "HTTP/1.1"
 
         def log_message(self, *args) -> None:  # keep test output quiet

@@ -8,7 +8,8 @@ seeded windows, while papers keep appearing and being revised. The crawl job is 
 CRAWL_INTERVAL_MINUTES exactly as the scheduler would fire it (see test_scheduler's
 simulated day). Everything waits on the fake clock, so six hours take a few real seconds.
 
-Two smaller tests below pin down ways an outage still loses papers (xfail until fixed).
+Two smaller tests below pin down ways an outage once lost papers: a revision during a gap walk
+and an outage during the very first crawl.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 from types import SimpleNamespace
 
-import pytest
 from sqlalchemy import func, select
 
 from sanity import polite
@@ -216,12 +216,6 @@ class FlappingArxiv:
                 self.arxiv.papers[paper.id] = paper
 
 
-def no_delayed_ack(arxiv: FakeArxiv) -> None:
-    """Headers and body leave in two writes; without TCP_NODELAY every answer waits ~40 ms
-    for the client's delayed ACK. (This server instance's own handler class.)"""
-    arxiv.server.RequestHandlerClass.disable_nagle_algorithm = True
-
-
 def stored() -> dict[str, tuple[int, str]]:
     rows = db.session.execute(select(Paper.id, Paper.version, Paper.title))
     return {pid: (version, title) for pid, version, title in rows}
@@ -256,7 +250,6 @@ def test_six_hours_of_flapping_arxiv_lose_nothing_and_stay_polite(
     for i in range(30):  # the backlog
         arxiv.add(world.new_paper(world.at(-(30 - i) * 17 * 60)))
     arxiv.faults = world
-    no_delayed_ack(arxiv)
 
     # the service was up to date when arXiv began to flap (an outage during the very first
     # crawl is test_an_outage_during_the_first_crawl_loses_no_paper)
@@ -337,7 +330,7 @@ def test_six_hours_of_flapping_arxiv_lose_nothing_and_stay_polite(
     assert db.session.scalar(select(func.count()).select_from(JobLock)) == 0
 
 
-# ---- two ways an outage still loses papers (found by the flapping test's scenarios) ----
+# ---- two ways an outage once lost papers (found by the flapping scenarios) ----
 
 
 def stored_ids() -> set[str]:
@@ -345,17 +338,9 @@ def stored_ids() -> set[str]:
     return set(db.session.scalars(select(Paper.id)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sanity/crawler.py Crawler.close_gap/walk: a gap's lastUpdatedDate window is "
-    "paged by offset; a paper already walked that gets a new version leaves the window, every "
-    "later paper moves up one place, the next page skips one, and the exhausted walk drops "
-    "the gap, so that paper is never fetched",
-)
 def test_a_revision_during_a_gap_walk_loses_no_paper(app, arxiv, clock):
     """arXiv announces (and flaps) while a run walks the gap an outage left: nothing lost."""
     app.config.update(CRAWL_PAGE_SIZE=3, ARXIV_MAX_RETRIES=0)
-    no_delayed_ack(arxiv)
     arxiv.add(*fake_papers(3))
     crawl(clock)
     arxiv.add(*fake_papers(30, start=BASE_TIME + timedelta(hours=2), prefix="2604"))
@@ -375,16 +360,9 @@ def test_a_revision_during_a_gap_walk_loses_no_paper(app, arxiv, clock):
     assert stored_ids() == set(arxiv.papers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sanity/crawler.py Crawler.head: on an empty database `floor` is None, so a "
-    "first crawl that an outage stops records no gap; later runs stop at the pages they "
-    "know and never fetch the rest of the initial window",
-)
 def test_an_outage_during_the_first_crawl_loses_no_paper(app, arxiv, clock):
     """A first crawl cut short by an outage is finished by the next runs."""
     app.config.update(CRAWL_PAGE_SIZE=5, ARXIV_MAX_RETRIES=0)
-    no_delayed_ack(arxiv)
     arxiv.add(*fake_papers(30))
     arxiv.fault("delay", seconds=0)  # pages 1 and 2 are fine...
     arxiv.fault("delay", seconds=0)

@@ -112,6 +112,17 @@ def test_client_waits_three_seconds_between_arxiv_requests_even_with_delay_zero(
     assert clock.slept == [3.0]
 
 
+def test_a_new_client_waits_for_the_previous_clients_last_request(make_client):
+    """Each crawl run has its own client; one starting right after another still waits."""
+    clock = FakeClock()
+    make_client(clock, delay=0.0).wait_turn("https://export.arxiv.org/api/query")
+    clock.advance(1.0)
+    make_client(clock, delay=0.0).wait_turn("https://export.arxiv.org/api/query")
+    assert clock.slept == [pytest.approx(2.0)]
+    make_client(clock, delay=0.0).wait_turn("https://oaipmh.arxiv.org/oai")  # another host
+    assert len(clock.slept) == 1
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

@@ -1,4 +1,4 @@
-"""Rate-limit counters in the database: shared by every app instance, exact under concurrency."""
+"""Rate-limit counters in the database: exact under concurrency, windows expire."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from config import TestingConfig
 from sanity import accounts, create_app
 from sanity.db import db
 from sanity.ratelimit import DatabaseStorage
-from tests.test_auth import login
 
 
 @pytest.fixture
 def limited_apps(tmp_path, database_url, monkeypatch):
-    """Two app instances on one database, like two gunicorn workers (separate pools, limiters)."""
+    """Apps on one migrated database with rate limits on (processes sharing it: test_production)."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
     settings = {
         "DATABASE_URL": database_url,
@@ -32,18 +31,6 @@ def limited_apps(tmp_path, database_url, monkeypatch):
     for app in apps:
         with app.app_context():
             db.engine.dispose()
-
-
-def test_failed_logins_count_across_app_instances(limited_apps):
-    first, second = (app.test_client() for app in limited_apps)
-    codes = []
-    for i in range(5):
-        client, app = (first, limited_apps[0]) if i % 2 == 0 else (second, limited_apps[1])
-        with app.app_context():
-            codes.append(login(client, "lena", "wrong password").status_code)
-    assert codes == [401, 401, 401, 401, 429]
-    with limited_apps[1].app_context():
-        assert login(second, "lena", "right password").status_code == 429
 
 
 def test_counter_is_exact_under_concurrent_hits_and_expires(limited_apps):
