@@ -12,7 +12,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape, quoteattr
@@ -378,28 +378,22 @@ def _handler(state: FakeArxiv):
     return Handler
 
 
-def main() -> None:
-    """Serve N synthetic papers for manual trials: python -m tests.arxiv_server --port 8080."""
-    import argparse
-    from datetime import timedelta
+TOPICS = [
+    ("graph neural networks", "message passing over molecules and citation graphs", "cs.LG"),
+    ("diffusion models", "denoising score matching for image generation", "cs.CV"),
+    ("robot manipulation", "grasping policies learned with reinforcement learning", "cs.RO"),
+    ("language models", "instruction tuning and evaluation of large language models", "cs.CL"),
+    ("bandit algorithms", "regret bounds for contextual exploration", "stat.ML"),
+]
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--port", type=int, default=8080)
-    parser.add_argument("--papers", type=int, default=300)
-    args = parser.parse_args()
-    server = FakeArxiv()
-    now = datetime.now(UTC).replace(microsecond=0)
-    topics = [
-        ("graph neural networks", "message passing over molecules and citation graphs", "cs.LG"),
-        ("diffusion models", "denoising score matching for image generation", "cs.CV"),
-        ("robot manipulation", "grasping policies learned with reinforcement learning", "cs.RO"),
-        ("language models", "instruction tuning and evaluation of large language models", "cs.CL"),
-        ("bandit algorithms", "regret bounds for contextual exploration", "stat.ML"),
-    ]
-    for i in range(args.papers):
-        when = now - timedelta(minutes=37 * i)
-        name, detail, category = topics[i % len(topics)]
-        server.add(
+
+def topical_fake_papers(n: int, newest: datetime, first: int = 1) -> list[FakePaper]:
+    """n papers on five distinct topics (enough for a feature build), 37 minutes apart."""
+    papers = []
+    for i in range(first - 1, first - 1 + n):
+        when = newest - timedelta(minutes=37 * (i - first + 1))
+        name, detail, category = TOPICS[i % len(TOPICS)]
+        papers.append(
             FakePaper(
                 id=f"{when:%y%m}.{i + 1:05d}",
                 title=f"Synthetic paper {i + 1} on {name}: a study of $k$-NN & <sparse> cases",
@@ -409,6 +403,19 @@ def main() -> None:
                 published=when,
             )
         )
+    return papers
+
+
+def main() -> None:
+    """Serve N synthetic papers for manual trials: python -m tests.arxiv_server --port 8080."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--papers", type=int, default=300)
+    args = parser.parse_args()
+    server = FakeArxiv()
+    server.add(*topical_fake_papers(args.papers, datetime.now(UTC).replace(microsecond=0)))
     server.server = ThreadingHTTPServer(("127.0.0.1", args.port), _handler(server))
     print(f"fake arXiv with {args.papers} papers on {server.url}/api/query", flush=True)
     server.server.serve_forever()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
@@ -106,3 +107,21 @@ def register(client, username: str = "alice", password: str = "correct horse") -
     )  # fmt: skip
     assert response.status_code == 302, response.get_data(as_text=True)
     return token
+
+
+def random_corpus(n: int, seed: int = 3, first: int = 0) -> list[str]:
+    """n papers of varied random text (a vocabulary of 6,000 words), committed."""
+    rng = random.Random(seed)
+    words = [f"w{rng.randrange(36**4):x}{i}" for i in range(6000)]
+    records = []
+    for i in range(n):
+        text = " ".join(rng.choices(words, k=120))
+        title = " ".join(rng.choices(words, k=8))
+        when = BASE_TIME + timedelta(minutes=i)
+        records.append(
+            make_record(id=f"2605.{first + i:05d}", title=title, abstract=text, when=when)
+        )
+    for start in range(0, n, 2000):
+        upsert_papers(records[start : start + 2000])
+        db.session.commit()
+    return [r.id for r in records]

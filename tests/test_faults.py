@@ -6,7 +6,6 @@ old feature build keeps serving, and the next run (or request) succeeds by itsel
 
 from __future__ import annotations
 
-import random
 import resource
 import signal
 import time
@@ -19,32 +18,13 @@ from sqlalchemy import func, select
 
 from sanity import features
 from sanity.db import db
-from sanity.ingest import upsert_papers
 from sanity.models import Paper
 from tests import processes
 from tests.conftest import postgres_url, reset_postgres
-from tests.factories import BASE_TIME, fake_papers, make_record
+from tests.factories import BASE_TIME, fake_papers, random_corpus
 from tests.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow
-
-
-def add_corpus(n: int, seed: int = 3, first: int = 0) -> list[str]:
-    """n papers of varied random text (a vocabulary of 6,000 words), committed."""
-    rng = random.Random(seed)
-    words = [f"w{rng.randrange(36**4):x}{i}" for i in range(6000)]
-    records = []
-    for i in range(n):
-        text = " ".join(rng.choices(words, k=120))
-        title = " ".join(rng.choices(words, k=8))
-        when = BASE_TIME + timedelta(minutes=i)
-        records.append(
-            make_record(id=f"2605.{first + i:05d}", title=title, abstract=text, when=when)
-        )
-    for start in range(0, n, 2000):
-        upsert_papers(records[start : start + 2000])
-        db.session.commit()
-    return [r.id for r in records]
 
 
 def compute(app, **limits) -> processes.subprocess.CompletedProcess:
@@ -58,10 +38,10 @@ def feature_files(app) -> dict[str, float]:
 
 def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app, client):
     """SIGKILL `sanity compute` mid-build: CURRENT still names the old, complete build."""
-    add_corpus(300)
+    random_corpus(300)
     assert compute(app).returncode == 0
     old = features.current_build_id(app.config["DATA_DIR"])
-    add_corpus(12000, seed=4, first=300)
+    random_corpus(12000, seed=4, first=300)
     child = processes.start(["compute"], processes.sanity_env(app))
     time.sleep(4)
     assert child.poll() is None, "the build finished before it could be killed: make it bigger"
@@ -81,11 +61,11 @@ def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app
 
 def test_disk_full_while_writing_features_leaves_the_old_build(app, client):
     """RLIMIT_FSIZE makes writes fail with EFBIG: a clear error, exit 1, the old build intact."""
-    add_corpus(200)
+    random_corpus(200)
     assert compute(app).returncode == 0
     old = features.current_build_id(app.config["DATA_DIR"])
     before = feature_files(app)
-    add_corpus(3000, seed=5, first=200)
+    random_corpus(3000, seed=5, first=200)
 
     def small_files() -> None:  # in the child: files may not grow past 256 KiB
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails instead of killing
