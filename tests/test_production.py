@@ -49,7 +49,11 @@ class Gunicorn:
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         threading.Thread(target=self._read, daemon=True).start()
-        processes.wait_for(self.healthy, timeout=120)
+        try:
+            processes.wait_for(self.healthy, timeout=120)
+        except BaseException:
+            self.stop()
+            raise
 
     def _read(self) -> None:
         for line in self.proc.stdout:
