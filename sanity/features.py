@@ -314,10 +314,13 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
     tmp = root / f".{features.build_id}.tmp-{os.getpid()}"
     try:
         tmp.mkdir()
-        sp.save_npz(tmp / "X.npz", features.X, compressed=False)
+        X = features.X
+        for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
+            np.save(tmp / f"X.{name}.npy", getattr(X, name))
         for name in ("idf", "published", "updated"):
             np.save(tmp / f"{name}.npy", getattr(features, name))
         meta = {
+            "shape": list(X.shape),
             "build_id": features.build_id,
             "vocab_id": features.vocab_id,
             "fitted_docs": features.fitted_docs,
@@ -372,7 +375,7 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
     return Features(
         build_id=meta["build_id"],
         vocab_id=meta["vocab_id"],
-        X=sp.load_npz(path / "X.npz").tocsr().astype(np.float32, copy=False),
+        X=_load_matrix(path, meta),
         vocabulary=meta["vocabulary"],
         idf=np.load(path / "idf.npy"),
         ids=meta["ids"],
@@ -382,6 +385,17 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
         params=Params(**{k: v for k, v in meta["params"].items() if k in known}),
         fitted_docs=meta["fitted_docs"],
     )
+
+
+def _load_matrix(path: Path, meta: dict) -> sp.csr_matrix:
+    """The TF-IDF matrix, memory-mapped read-only: every web worker on the machine shares one
+    copy in the page cache, and a new build is ready without reading it all first."""
+    if (path / "X.npz").exists():  # builds written before the matrix was split
+        return sp.load_npz(path / "X.npz").tocsr().astype(np.float32, copy=False)
+    data, indices, indptr = (
+        np.load(path / f"X.{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr")
+    )
+    return sp.csr_matrix((data, indices, indptr), shape=tuple(meta["shape"]), copy=False)
 
 
 class FeatureStore:

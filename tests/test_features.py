@@ -65,6 +65,12 @@ def test_save_load_roundtrip_and_current_pointer(tmp_path):
     assert loaded.vocabulary == built.vocabulary and loaded.ids == built.ids
     assert np.array_equal(loaded.published, built.published)
     assert loaded.params == built.params
+    # the matrix is mapped from the file, read-only: worker processes share one copy
+    chain, array = [], loaded.X.data
+    while array is not None:
+        chain.append(type(array).__name__)
+        array = getattr(array, "base", None)
+    assert "mmap" in chain and not loaded.X.data.flags.writeable
 
 
 def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):
