@@ -73,10 +73,20 @@ def full_build() -> Features | None:
         return built
 
 
+UPDATE_WAIT_SECONDS = 600.0  # an update after a crawl waits this long for a running build
+
+
 def update() -> str:
-    """Vectorize papers that are new or changed since the current build; refit when stale."""
-    with _lease():
+    """Vectorize papers that are new or changed since the current build; refit when stale.
+
+    If another build or update is running, wait for it: papers it did not see are then done
+    here, instead of staying unranked until the next crawl.
+    """
+    lease = _lease().acquire(wait=UPDATE_WAIT_SECONDS)
+    try:
         return _update_locked()
+    finally:
+        lease.release()
 
 
 def _update_locked() -> str:

@@ -90,18 +90,25 @@ class Lease:
             db.session.rollback()
             return False
 
-    def acquire(self) -> Lease:
-        """Take the lock or raise LockBusy naming the holder."""
-        if not self._claim() and not self._take_over_from_dead_holder():
-            holder = db.session.get(JobLock, self.name, populate_existing=True)
-            detail = (
-                f"held by {holder.owner} until {as_utc(holder.expires):%Y-%m-%d %H:%M:%S} UTC"
-                if holder
-                else "held by another process"
-            )
-            db.session.rollback()
-            raise LockBusy(f"{self.name} is already running ({detail})")
+    def acquire(self, wait: float = 0.0, poll: float = 2.0) -> Lease:
+        """Take the lock, waiting up to `wait` seconds for the holder, or raise LockBusy
+        naming the holder."""
+        deadline = self.clock.monotonic() + wait
+        while not self._claim() and not self._take_over_from_dead_holder():
+            if self.clock.monotonic() >= deadline:
+                self._refuse()
+            self.clock.sleep(poll)
         return self
+
+    def _refuse(self) -> None:
+        holder = db.session.get(JobLock, self.name, populate_existing=True)
+        detail = (
+            f"held by {holder.owner} until {as_utc(holder.expires):%Y-%m-%d %H:%M:%S} UTC"
+            if holder
+            else "held by another process"
+        )
+        db.session.rollback()
+        raise LockBusy(f"{self.name} is already running ({detail})")
 
     def _take_over_from_dead_holder(self) -> bool:
         holder = db.session.get(JobLock, self.name, populate_existing=True)

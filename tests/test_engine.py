@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from sanity import compute
 from sanity.crawler import crawl
+from sanity.locks import Lease, LockBusy
 from tests.factories import BASE_TIME, TOPICS, fake_papers, topical_papers
 
 
@@ -142,3 +145,19 @@ def test_feature_update_runs_in_a_child_process(app, client, arxiv, clock):
     crawl(clock)
     body = client.get("/api/papers/2603.00002/similar?limit=3").get_json()
     assert len(body["papers"]) == 3
+
+
+def test_an_update_waits_for_a_running_build_then_does_its_papers(app, client, clock):
+    """A crawl's update during a long build (another process) waits, then ranks its papers."""
+    graphs = topical_papers(4)["graphs"]
+    compute.full_build()
+    late = topical_papers(2, start=BASE_TIME + timedelta(days=2))["graphs"]
+    running = Lease(compute.FEATURES_LOCK, clock, 90, owner="elsewhere/pid:[1]:42:abcd1234")
+    running.acquire()
+    assert "18 papers" in compute.update()  # after the other build's lease ended
+    assert 90 <= sum(clock.slept) <= 95
+    body = client.get(f"/api/papers/{graphs[0]}/similar?limit=50").get_json()
+    assert set(late) <= set(ids_of(body))
+    Lease(compute.FEATURES_LOCK, clock, 10_000, owner="elsewhere/pid:[1]:42:abcd1234").acquire()
+    with pytest.raises(LockBusy):  # a holder that never finishes: give up after the wait
+        compute.update()
