@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 import signal
 import sys
@@ -157,6 +158,9 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
     )
 
 
+BUILD_NICENESS = 10
+
+
 @click.command("compute")
 @click.option(
     "--update",
@@ -170,6 +174,7 @@ def compute_command(update: bool) -> None:
     from .locks import LockBusy
 
     setup_logging()
+    os.nice(BUILD_NICENESS)  # background work: page views on the same machine come first
     started = time.monotonic()
     try:
         if update:

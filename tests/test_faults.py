@@ -6,6 +6,7 @@ old feature build keeps serving, and the next run (or request) succeeds by itsel
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import time
@@ -45,6 +46,7 @@ def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app
     child = processes.start(["compute"], processes.sanity_env(app))
     time.sleep(4)
     assert child.poll() is None, "the build finished before it could be killed: make it bigger"
+    assert os.getpriority(os.PRIO_PROCESS, child.pid) >= 10  # builds yield to page views
     processes.stop(child, signal.SIGKILL)
 
     assert features.current_build_id(app.config["DATA_DIR"]) == old

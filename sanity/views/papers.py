@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote, quote_plus
+
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy.exc import OperationalError
 
@@ -44,6 +46,20 @@ def inject_viewer() -> dict:
     """`me` (the user or None) and `my_tags` (their tag names) for every template."""
     viewer = current_viewer()
     return {"me": viewer.user, "my_tag_names": lambda: sorted(viewer.tags, key=str.lower)}
+
+
+@bp.app_template_global()
+def index_url(**params) -> str:
+    """`url_for('papers.index', **params)` without the routing work: a page of paper cards
+    links every author and category, hundreds of URLs."""
+    query = "&".join(f"{k}={quote_plus(str(v))}" for k, v in params.items() if v is not None)
+    return f"{request.script_root}/?{query}" if query else f"{request.script_root}/"
+
+
+@bp.app_template_global()
+def paper_url(pid: str) -> str:
+    """`url_for('papers.paper', pid=pid)`, cheaply (see index_url)."""
+    return f"{request.script_root}/paper/{quote(pid)}"
 
 
 @bp.app_template_filter("day")
