@@ -7,10 +7,11 @@ schema of the PostgreSQL database given; dates shifted as in bench/web.py), buil
 and makes users with API tokens. For each server (`sanity serve --no-scheduler`, gunicorn with 4
 workers) it runs --clients keep-alive HTTP clients for --seconds of mixed traffic (lists, search,
 paper pages, similar, recommend, tag writes; 10 s timeout), first alone, then while `sanity
-crawl` runs against tests/arxiv_server.py's fake arXiv in this process (restarted with 200 fresh
-papers whenever it ends) and `sanity compute` rebuilds every feature (restarted when it ends;
-waited for after the window, since a killed job keeps its lock). Prints requests/s, p50/p95/p99,
-errors and the peak RSS of the server's process tree next to the targets; asserts nothing.
+crawl` runs against tests/arxiv_server.py's fake arXiv in a child process (200 fresh papers
+every 15 s; the crawl restarts whenever it ends) and `sanity compute` rebuilds every feature
+(restarted when it ends; waited for after the window, so the next server starts quiet).
+Prints requests/s, p50/p95/p99, errors and the peak RSS and PSS of the server's process tree
+next to the targets; asserts nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import itertools
+import multiprocessing
 import os
 import random
 import re
@@ -32,6 +34,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -43,7 +46,6 @@ TIMEOUT = 10.0
 TARGET_P95_MS = 300
 MIX = {"list": 20, "search": 20, "paper": 20, "similar": 15, "recommend": 10, "tag write": 15}
 CATEGORIES = ["cs.LG", "cs.CV", "cs.CL", "math.PR", "hep-th", "astro-ph.GA"]
-FRESH = itertools.count()  # numbers of the papers the crawls find, unique across servers
 CRAWLED = {"cs.CV", "cs.LG", "cs.CL", "cs.AI", "cs.NE", "cs.RO", "stat.ML"}  # ARXIV_QUERY
 
 
@@ -91,6 +93,7 @@ class Phase:
     errors: Counter = field(default_factory=Counter)  # "kind METHOD: what" -> count
     examples: dict[str, str] = field(default_factory=dict)  # an example path per error
     peak_rss_mb: float = 0.0
+    peak_pss_mb: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -141,20 +144,25 @@ def client(port: int, work: Workload, index: int, until: float, phase: Phase) ->
         phase.examples.update(examples)
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (a sum: shared pages count twice)."""
-    total_kb, pending = 0, [pid]
+def tree_memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of a process and all its descendants. The RSS sum counts pages the processes
+    share (the memory-mapped features, forked code) once per process; PSS splits them."""
+    rss_kb, pss_kb, pending = 0, 0, [pid]
     while pending:
         proc = Path(f"/proc/{pending.pop()}")
         try:
-            status = (proc / "status").read_text()
+            rollup = (proc / "smaps_rollup").read_text()
             for task in (proc / "task").iterdir():
                 pending += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
-        match = re.search(r"^VmRSS:\s+(\d+)", status, re.MULTILINE)
-        total_kb += int(match.group(1)) if match else 0
-    return total_kb / 1024
+        for field_name, unit in (("Rss", "rss"), ("Pss", "pss")):
+            match = re.search(rf"^{field_name}:\s+(\d+)", rollup, re.MULTILINE)
+            if match and unit == "rss":
+                rss_kb += int(match.group(1))
+            elif match:
+                pss_kb += int(match.group(1))
+    return rss_kb / 1024, pss_kb / 1024
 
 
 def run_load(port: int, server_pid: int, work: Workload, clients: int, seconds: float) -> Phase:
@@ -166,37 +174,25 @@ def run_load(port: int, server_pid: int, work: Workload, clients: int, seconds: 
     for t in threads:
         t.start()
     while any(t.is_alive() for t in threads):
-        phase.peak_rss_mb = max(phase.peak_rss_mb, tree_rss_mb(server_pid))
+        rss, pss = tree_memory_mb(server_pid)
+        phase.peak_rss_mb = max(phase.peak_rss_mb, rss)
+        phase.peak_pss_mb = max(phase.peak_pss_mb, pss)
         time.sleep(0.5)
     return phase
 
 
 class Jobs:
-    """`sanity crawl` with fresh papers on the fake arXiv and `sanity compute`, kept running."""
+    """`sanity crawl` against the fake arXiv and `sanity compute`, kept running."""
 
-    def __init__(self, env: dict, fake, pool: list[dict], log: Path) -> None:
-        self.env, self.fake, self.pool, self.log = env, fake, pool, log
+    def __init__(self, env: dict, log: Path) -> None:
+        self.env, self.log = env, log
         self.running: dict[str, tuple[subprocess.Popen, float]] = {}
         self.not_before = {"crawl": 0.0, "compute": 0.0}  # a failed job waits before its retry
         self.done: dict[str, list[tuple[float, int, str]]] = {"crawl": [], "compute": []}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.loop)
-        self.rng = random.Random(5)
-
-    def add_papers(self, n: int = 200) -> None:
-        from tests.arxiv_server import FakePaper
-
-        now = datetime.now(UTC)
-        for i in range(n):
-            r, k = self.rng.choice(self.pool), next(FRESH)
-            pid = f"29{k // 99_999 % 12 + 1:02d}.{k % 99_999 + 1:05d}"  # not in the shared data
-            when = now - timedelta(seconds=n - i)
-            cats = r["categories"]
-            self.fake.add(FakePaper(pid, r["title"], r["abstract"], r["authors"], cats, when))
 
     def launch(self, job: str) -> None:
-        if job == "crawl":
-            self.add_papers()
         with self.log.open("a") as out:
             proc = subprocess.Popen([str(BIN / "sanity"), job], env=self.env, cwd=ROOT,
                                     stdout=subprocess.PIPE, stderr=out, text=True)  # fmt: skip
@@ -328,7 +324,7 @@ def report(name: str, phase: Phase) -> tuple[float, int]:
     errors = sum(phase.errors.values())
     rate = len(values) / phase.seconds
     print(f"{name:<22}{len(values):>9,}{rate:>8.1f}{p50:>9.0f}{p95:>9.0f}{p99:>9.0f}"
-          f"{errors:>8}{phase.peak_rss_mb:>10.0f}")  # fmt: skip
+          f"{errors:>8}{phase.peak_rss_mb:>10.0f}{phase.peak_pss_mb:>10.0f}")  # fmt: skip
     for kind in MIX:
         k50, k95, _ = percentiles(phase.times.get(kind, []))
         n = len(phase.times.get(kind, []))
@@ -342,17 +338,48 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-def bench_server(kind: str, env: dict, work: Workload, args, pool: list[dict], tmp: Path) -> None:
-    from tests.arxiv_server import FakeArxiv
+def fresh_papers(pool: list[dict], rng: random.Random, n: int, numbers) -> list:
+    """n papers with real titles and abstracts under new ids (not in the shared data)."""
+    from tests.arxiv_server import FakePaper
 
-    port, log = free_port(), tmp / f"{kind}.log"
-    fake = FakeArxiv().start()
-    env = env | {"SANITY_ARXIV_API_URL": fake.url + "/api/query"}
+    now, papers = datetime.now(UTC), []
+    for i in range(n):
+        r, k = rng.choice(pool), next(numbers)
+        pid = f"29{k // 99_999 % 12 + 1:02d}.{k % 99_999 + 1:05d}"
+        when = now - timedelta(seconds=n - i)
+        record = (r["title"], r["abstract"], r["authors"], r["categories"])
+        papers.append(FakePaper(pid, *record, when))
+    return papers
+
+
+def fake_arxiv(port: int, pool: list[dict], first: int, every: float = 15.0) -> None:
+    """The fake arXiv, in its own process so that serving Atom does not slow the clients here;
+    200 new papers appear every `every` seconds."""
+    from tests.arxiv_server import FakeArxiv, _handler
+
+    fake, rng, numbers = FakeArxiv(), random.Random(first), itertools.count(first)
+    fake.server = ThreadingHTTPServer(("127.0.0.1", port), _handler(fake))
+    fake.server.daemon_threads = True
+    threading.Thread(target=fake.server.serve_forever, daemon=True).start()
+    while True:
+        fake.add(*fresh_papers(pool, rng, 200, numbers))
+        time.sleep(every)
+
+
+def bench_server(kind: str, env: dict, work: Workload, args, pool: list[dict], tmp: Path) -> None:
+    port, log, arxiv_port = free_port(), tmp / f"{kind}.log", free_port()
+    fake = multiprocessing.get_context("fork").Process(
+        target=fake_arxiv,
+        args=(arxiv_port, pool, 50_000 * ("serve", "gunicorn").index(kind)),
+        daemon=True,
+    )
+    fake.start()
+    env = env | {"SANITY_ARXIV_API_URL": f"http://127.0.0.1:{arxiv_port}/api/query"}
     server = start_server(kind, env, port, log)
     try:
         run_load(port, server.pid, work, args.clients, min(10.0, args.seconds / 4))  # warm-up
         quiet = run_load(port, server.pid, work, args.clients, args.seconds)
-        jobs = Jobs(env, fake, pool, tmp / f"{kind}-jobs.log")
+        jobs = Jobs(env, tmp / f"{kind}-jobs.log")
         jobs.thread.start()
         try:
             busy = run_load(port, server.pid, work, args.clients, args.seconds)
@@ -361,10 +388,10 @@ def bench_server(kind: str, env: dict, work: Workload, args, pool: list[dict], t
             jobs.thread.join()
     finally:
         stop_server(server)
-        fake.stop()
+        fake.kill()
     print(f"\n{kind}: {args.clients} clients, {args.seconds:.0f} s per phase\n")
     print(f"{'phase':<22}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>8}{'RSS MB':>10}")  # fmt: skip
+          f"{'errors':>8}{'RSS MB':>10}{'PSS MB':>10}")  # fmt: skip
     quiet_p95, quiet_errors = report("alone", quiet)
     busy_p95, busy_errors = report("crawl + full rebuild", busy)
     print("background jobs during the second phase:")
