@@ -237,11 +237,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(kind: str, env: dict, port: int, log: Path) -> subprocess.Popen:
+def start_server(kind: str, env: dict, port: int, log: Path, options: str) -> subprocess.Popen:
     if kind == "serve":
         cmd = [str(BIN / "sanity"), "serve", "--port", str(port), "--no-scheduler"]
     else:
-        cmd = [str(BIN / "gunicorn"), "-w", "4", "-b", f"127.0.0.1:{port}", "sanity:create_app()"]
+        cmd = [str(BIN / "gunicorn"), *options.split(), "-b", f"127.0.0.1:{port}",
+               "sanity:create_app()"]  # fmt: skip
     with log.open("a") as out:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=out,
                                 start_new_session=True)  # fmt: skip
@@ -375,7 +376,7 @@ def bench_server(kind: str, env: dict, work: Workload, args, pool: list[dict], t
     )
     fake.start()
     env = env | {"SANITY_ARXIV_API_URL": f"http://127.0.0.1:{arxiv_port}/api/query"}
-    server = start_server(kind, env, port, log)
+    server = start_server(kind, env, port, log, args.gunicorn)
     try:
         run_load(port, server.pid, work, args.clients, min(10.0, args.seconds / 4))  # warm-up
         quiet = run_load(port, server.pid, work, args.clients, args.seconds)
@@ -412,6 +413,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--servers", default="serve,gunicorn")
+    parser.add_argument("--gunicorn", default="-w 4", help="gunicorn options (default: -w 4)")
     parser.add_argument("--db", help="a PostgreSQL URL (default: SQLite in a temporary folder)")
     args = parser.parse_args()
     require_data()
