@@ -6,8 +6,10 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask import Flask, current_app
 from sqlalchemy import func, select
@@ -59,10 +61,38 @@ def _lease() -> Lease:
     return Lease(FEATURES_LOCK, get_clock(), float(cfg["JOB_LEASE_SECONDS"]))
 
 
+@contextmanager
+def _held(wait: float = 0.0) -> Iterator[Lease]:
+    """Hold the features lock for a build, renewing it from a thread: a build has no natural
+    checkpoints, and an expired lease would let a second build start beside this one."""
+    lease = _lease().acquire(wait=wait)
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        with app.app_context():
+            while not stop.wait(lease.seconds / 3):
+                try:
+                    lease.renew()
+                except Exception:
+                    log.exception("features lock: renewing the lease failed")
+                finally:
+                    db.session.remove()
+
+    thread = threading.Thread(target=heartbeat, name="features-lease", daemon=True)
+    thread.start()
+    try:
+        yield lease
+    finally:
+        stop.set()
+        thread.join()
+        lease.release()
+
+
 def full_build() -> Features | None:
     """Refit the vocabulary and rebuild every row and the search index (`sanity compute`)."""
     cfg = current_app.config
-    with _lease():
+    with _held():
         search.rebuild_index()
         if not db.session.scalar(select(func.count()).select_from(Paper)):
             log.info("features: no papers yet, nothing to build")
@@ -82,11 +112,8 @@ def update() -> str:
     If another build or update is running, wait for it: papers it did not see are then done
     here, instead of staying unranked until the next crawl.
     """
-    lease = _lease().acquire(wait=UPDATE_WAIT_SECONDS)
-    try:
+    with _held(wait=UPDATE_WAIT_SECONDS):
         return _update_locked()
-    finally:
-        lease.release()
 
 
 def _update_locked() -> str:

@@ -144,6 +144,7 @@ class Crawler:
         self.on_page = on_page  # test hook: called before each page's commit
         self.page_size = int(cfg["CRAWL_PAGE_SIZE"])
         self.query = cfg["ARXIV_QUERY"]
+        self.changed = 0  # papers added or replaced by the run
 
     # ---- fetching ----
 
@@ -278,8 +279,7 @@ class Crawler:
         run.status, run.error, run.finished = status, error, self.clock.now()
         run.requests = self.client.requests_made
         db.session.commit()
-        if w.changed:
-            compute.update_after_ingest(len(w.changed))
+        self.changed = len(w.changed)
         log.info(
             "crawl %s: %d pages, %d new, %d replaced%s",
             status, run.pages, run.new, run.updated, f" ({error})" if error else "",
@@ -299,4 +299,8 @@ def crawl(clock: Clock, **kwargs) -> CrawlRun:
     """Run one crawl under the database lock (raises LockBusy if another crawl holds it)."""
     seconds = float(current_app.config["JOB_LEASE_SECONDS"])
     with Lease(INGEST_LOCK, clock, seconds) as lease:
-        return Crawler(clock, lease=lease, **kwargs).run()
+        crawler = Crawler(clock, lease=lease, **kwargs)
+        run = crawler.run()
+    # After the lock: the update may wait for a running build, and imports need not wait too.
+    compute.update_after_ingest(crawler.changed)
+    return run

@@ -95,6 +95,5 @@ def harvest(
             run.status, run.error, run.finished = status, error, clock.now()
             run.requests = client.requests_made
             db.session.commit()
-            if changed:
-                compute.update_after_ingest(changed)
+    compute.update_after_ingest(changed)  # after the lock (it may wait for a running build)
     return run

@@ -7,6 +7,7 @@ import os
 import socket
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import delete, insert, update
 from sqlalchemy.exc import IntegrityError
@@ -24,13 +25,20 @@ class LockBusy(Exception):
     """Another process holds the lock and its lease has not expired."""
 
 
-def _machine() -> str:
-    """This host and PID namespace: process ids are only comparable within one."""
+def _read(path: str, link: bool = False) -> str:
     try:
-        namespace = os.readlink("/proc/self/ns/pid")
+        return os.readlink(path) if link else Path(path).read_text().strip()[:12]
     except OSError:
-        namespace = "?"
-    return f"{socket.gethostname()}/{namespace}"
+        return "?"
+
+
+def _machine() -> str:
+    """This boot of this host and PID namespace: process ids are only comparable within one.
+    (The hostname alone is not enough: cloned machines share it, and every host's first PID
+    namespace has the same id.)"""
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    namespace = _read("/proc/self/ns/pid", link=True)
+    return f"{socket.gethostname()}/{boot}/{namespace}"
 
 
 def new_owner() -> str:

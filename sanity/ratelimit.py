@@ -9,6 +9,8 @@ so concurrent workers cannot lose a hit.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import random
 import time
 
@@ -19,8 +21,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from .db import db
 from .models import RateLimitCounter
 
+log = logging.getLogger(__name__)
 COUNTERS = RateLimitCounter.__table__
 PURGE_CHANCE = 0.02  # share of hits that also delete expired counters
+MAX_KEY = 200  # longer keys (they hold user input, e.g. a username) are stored as a hash
+
+
+def _key(key: str) -> str:
+    if len(key) <= MAX_KEY:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class DatabaseStorage(Storage):
@@ -38,7 +48,7 @@ class DatabaseStorage(Storage):
         expired = COUNTERS.c.expires_at <= now
         statement = (
             dialect.insert(COUNTERS)
-            .values(key=key, hits=amount, expires_at=now + expiry)
+            .values(key=_key(key), hits=amount, expires_at=now + expiry)
             .on_conflict_do_update(
                 index_elements=[COUNTERS.c.key],
                 set_={
@@ -50,15 +60,19 @@ class DatabaseStorage(Storage):
         )
         with db.engine.begin() as conn:
             hits = conn.execute(statement).scalar_one()
-            if random.random() < PURGE_CHANCE:
-                conn.execute(sa.delete(COUNTERS).where(expired))
+        if random.random() < PURGE_CHANCE:
+            try:  # housekeeping in its own transaction: a conflict must not fail the request
+                with db.engine.begin() as conn:
+                    conn.execute(sa.delete(COUNTERS).where(expired))
+            except sa.exc.SQLAlchemyError:
+                log.warning("rate limits: purging expired counters failed", exc_info=True)
         return hits
 
     def _live(self, key: str) -> tuple[int, float] | None:
         with db.engine.connect() as conn:
             row = conn.execute(
                 sa.select(COUNTERS.c.hits, COUNTERS.c.expires_at).where(
-                    COUNTERS.c.key == key, COUNTERS.c.expires_at > time.time()
+                    COUNTERS.c.key == _key(key), COUNTERS.c.expires_at > time.time()
                 )
             ).first()
         return (row.hits, row.expires_at) if row else None
@@ -85,4 +99,4 @@ class DatabaseStorage(Storage):
 
     def clear(self, key: str) -> None:
         with db.engine.begin() as conn:
-            conn.execute(sa.delete(COUNTERS).where(COUNTERS.c.key == key))
+            conn.execute(sa.delete(COUNTERS).where(COUNTERS.c.key == _key(key)))

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from sanity import features
 from sanity.db import db
-from sanity.models import Paper
+from sanity.models import JobLock, Paper
 from tests import processes
 from tests.conftest import postgres_url, reset_postgres
 from tests.factories import BASE_TIME, fake_papers, random_corpus
@@ -44,7 +44,14 @@ def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app
     old = features.current_build_id(app.config["DATA_DIR"])
     random_corpus(12000, seed=4, first=300)
     child = processes.start(["compute"], processes.sanity_env(app))
-    time.sleep(4)
+
+    def building() -> bool:  # the child holds the features lock (so it is past os.nice too)
+        db.session.rollback()
+        holder = db.session.get(JobLock, "features")
+        return holder is not None and f":{child.pid}:" in holder.owner
+
+    processes.wait_for(building, timeout=60, interval=0.05)
+    time.sleep(1)  # well into the build
     assert child.poll() is None, "the build finished before it could be killed: make it bigger"
     assert os.getpriority(os.PRIO_PROCESS, child.pid) >= 10  # builds yield to page views
     processes.stop(child, signal.SIGKILL)

@@ -137,7 +137,8 @@ def test_failed_logins_are_counted_across_workers(app, deployment_env):
             codes.append(response.status_code)
         assert codes == [401, 401, 401, 429]
         assert int(response.headers["Retry-After"]) > 0
-        assert len(web.pids_for("/login")) == 8  # every request had a process of its own
+        # every request had a process of its own (the log line follows the response)
+        processes.wait_for(lambda: len(web.pids_for("/login")) == 8, timeout=15)
     finally:
         web.stop()
 

@@ -55,3 +55,12 @@ def test_counter_is_exact_under_concurrent_hits_and_expires(limited_apps):
         assert storage.get("k") == 0
         assert storage.check() is True
         assert storage.reset() >= 1
+
+
+def test_long_keys_are_stored_hashed(limited_apps):
+    """Keys carry user input (a 254-character username): they fit the column on PostgreSQL."""
+    with limited_apps[0].app_context():
+        storage = DatabaseStorage("database://")
+        key = "LIMITER/reset-target:" + "x" * 254 + "/account_mail.reset_request/3/10/minute"
+        assert [storage.incr(key, expiry=60) for _ in range(2)] == [1, 2]
+        assert storage.get(key) == 2 and storage.get(key + "y") == 0
