@@ -337,6 +337,11 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
         pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
         _fsync_write(pointer, features.build_id.encode())
         os.replace(pointer, root / CURRENT)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno is None:  # numpy's short write: "N requested and M written"
+            raise OSError(f"{exc} in {root} (is the disk full?)") from exc
+        raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -90,7 +90,8 @@ def test_disk_full_while_writing_features_leaves_the_old_build(app, client):
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
-    assert "could not write features" in result.stderr and "File too large" in result.stderr
+    assert "could not write features" in result.stderr
+    assert "File too large" in result.stderr or "disk full" in result.stderr, result.stderr
     assert features.current_build_id(app.config["DATA_DIR"]) == old
     assert feature_files(app) == before  # nothing half-written left behind, nothing touched
     assert client.get("/api/papers/2605.00001/similar").status_code == 200
