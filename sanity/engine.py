@@ -79,14 +79,14 @@ def similar_to_paper(paper: Paper, limit: int, days=None, now=None) -> Result:
     if method == "svm" and own is not None:
         ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
     else:
-        ranked = ranking.cosine(f.X, paper_vector(f, paper), limit, allowed)
+        ranked = ranking.cosine(f.X, paper_vector(f, paper), limit, allowed, f.columns)
     return Result(_papers(f, ranked))
 
 
 def similar_to_text(text: str, limit: int) -> Result:
     """Papers most similar to a pasted abstract."""
     f = current()
-    ranked = ranking.cosine(f.X, f.vectorize([text]), limit)
+    ranked = ranking.cosine(f.X, f.vectorize([text]), limit, columns=f.columns)
     return Result(_papers(f, ranked))
 
 

@@ -107,6 +107,7 @@ class Features:
     categories: list[str]
     params: Params
     fitted_docs: int
+    columns: sp.csr_matrix | None = None  # X transposed (term -> papers), when loaded from disk
     index: dict[str, int] = field(default_factory=dict)
     _category_masks: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -317,6 +318,10 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
         X = features.X
         for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
             np.save(tmp / f"X.{name}.npy", getattr(X, name))
+        columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
+        for name in ("data", "indices", "indptr"):
+            np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
+        del columns
         for name in ("idf", "published", "updated"):
             np.save(tmp / f"{name}.npy", getattr(features, name))
         meta = {
@@ -381,6 +386,7 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
         build_id=meta["build_id"],
         vocab_id=meta["vocab_id"],
         X=_load_matrix(path, meta),
+        columns=_load_matrix(path, meta, "XT") if (path / "XT.data.npy").exists() else None,
         vocabulary=meta["vocabulary"],
         idf=np.load(path / "idf.npy"),
         ids=meta["ids"],
@@ -392,15 +398,16 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
     )
 
 
-def _load_matrix(path: Path, meta: dict) -> sp.csr_matrix:
-    """The TF-IDF matrix, memory-mapped read-only: every web worker on the machine shares one
-    copy in the page cache, and a new build is ready without reading it all first."""
-    if (path / "X.npz").exists():  # builds written before the matrix was split
+def _load_matrix(path: Path, meta: dict, name: str = "X") -> sp.csr_matrix:
+    """The TF-IDF matrix (or its transpose), memory-mapped read-only: every web worker on the
+    machine shares one copy in the page cache, and a new build is ready without reading it
+    all first."""
+    if name == "X" and (path / "X.npz").exists():  # builds written before the split
         return sp.load_npz(path / "X.npz").tocsr().astype(np.float32, copy=False)
-    data, indices, indptr = (
-        np.load(path / f"X.{name}.npy", mmap_mode="r") for name in ("data", "indices", "indptr")
-    )
-    return sp.csr_matrix((data, indices, indptr), shape=tuple(meta["shape"]), copy=False)
+    parts = ("data", "indices", "indptr")
+    data, indices, indptr = (np.load(path / f"{name}.{p}.npy", mmap_mode="r") for p in parts)
+    shape = tuple(meta["shape"]) if name == "X" else tuple(reversed(meta["shape"]))
+    return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
 
 
 class FeatureStore:

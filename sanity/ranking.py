@@ -40,13 +40,23 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Rank
     return Ranking(candidates[order], values[order])
 
 
-def cosine(X: sp.csr_matrix, query: sp.spmatrix, k: int, allowed=None) -> Ranking:
-    """Nearest neighbours of one query vector (or the mean of several) by cosine similarity."""
+def cosine(
+    X: sp.csr_matrix, query: sp.spmatrix, k: int, allowed=None, columns: sp.csr_matrix | None = None
+) -> Ranking:
+    """Nearest neighbours of one query vector (or the mean of several) by cosine similarity.
+
+    With `columns` (X transposed) only the papers sharing a term with the query are touched,
+    instead of every entry of X.
+    """
     q = np.asarray(query.mean(axis=0)).ravel().astype(np.float32)
     norm = float(np.linalg.norm(q))
     if norm == 0:
         return top_k(np.zeros(X.shape[0]), 0)
-    return top_k(X @ (q / norm), k, allowed)
+    q /= norm
+    if columns is None:
+        return top_k(X @ q, k, allowed)
+    terms = np.flatnonzero(q)
+    return top_k(columns[terms].T @ q[terms], k, allowed)
 
 
 def _fit_svm(X_train, y, C: float) -> LinearSVC:

@@ -71,6 +71,7 @@ def test_save_load_roundtrip_and_current_pointer(tmp_path):
         chain.append(type(array).__name__)
         array = getattr(array, "base", None)
     assert "mmap" in chain and not loaded.X.data.flags.writeable
+    assert (loaded.columns != built.X.T).nnz == 0  # the term -> papers index, saved with it
 
 
 def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from sanity import features, ranking
 from sanity.features import Doc, Params
@@ -91,3 +92,17 @@ def test_explain_orders_positive_then_negative():
     w = np.array([0.5, -2.0, 1.5, -0.1, 0.0])
     vocab = ["a", "b", "c", "d", "e"]
     assert ranking.explain(w, vocab, 2) == [("c", 1.5), ("a", 0.5), ("b", -2.0), ("d", -0.1)]
+
+
+def test_cosine_through_the_transpose_matches_the_full_product():
+    """The term -> papers index gives the same neighbours and scores as X @ q."""
+    rng = np.random.default_rng(3)
+    X = sp.random(400, 300, density=0.05, format="csr", dtype=np.float32, random_state=rng)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()) + 1e-12
+    X = sp.csr_matrix(sp.diags(1 / norms) @ X, dtype=np.float32)
+    columns = X.T.tocsr()
+    for seeds in ([5], [7, 8, 9]):
+        full = ranking.cosine(X, X[seeds], 20)
+        fast = ranking.cosine(X, X[seeds], 20, columns=columns)
+        assert np.allclose(fast.scores, full.scores, atol=1e-6)
+        assert set(fast.rows[:10]) == set(full.rows[:10])
