@@ -64,8 +64,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA mmap_size=1073741824")  # read pages by mapping, not read() calls
-    cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB of page cache per connection
     cursor.close()
 
 
