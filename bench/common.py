@@ -91,6 +91,18 @@ def insert(app, records: list[dict], batch: int = 5000) -> float:
     return time.monotonic() - started
 
 
+def fill(app, records: list[dict]) -> None:
+    """Insert the records and build the features, saying how long each took."""
+    from sanity import compute
+
+    print(f"inserting {len(records):,} papers ...", flush=True)
+    insert(app, records)
+    started = time.monotonic()
+    with app.app_context():
+        compute.full_build()
+    print(f"features built in {time.monotonic() - started:.0f} s", flush=True)
+
+
 def stats(values: list[float]) -> tuple[float, float]:
     """(median, 95th percentile) in milliseconds."""
     ordered = sorted(values)

@@ -38,7 +38,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from common import ROOT, insert, load_records, make_app, require_data
+from common import ROOT, fill, load_records, make_app, require_data
 from web import make_tags, shift_dates
 
 BIN = Path(sys.executable).parent
@@ -287,15 +287,10 @@ def private_schema(url: str, drop: bool = False) -> str:
 
 def prepare(records: list[dict], tmp: Path, url: str | None, clients: int) -> tuple[dict, Workload]:
     """Fill the database and the features; the environment of the server processes."""
-    from sanity import accounts, compute, tags
+    from sanity import accounts, tags
 
     app = make_app(tmp, **({"DATABASE_URL": url} if url else {}))
-    print(f"inserting {len(records):,} papers ...", flush=True)
-    insert(app, records)
-    started = time.monotonic()
-    with app.app_context():
-        compute.full_build()
-    print(f"features built in {time.monotonic() - started:.0f} s", flush=True)
+    fill(app, records)
     rng = random.Random(11)
     names = make_tags(app, records, 20, rng)
     with app.app_context():

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import insert, load_records, make_app, require_data, stats, when
+from common import fill, load_records, make_app, require_data, stats, when
 
 TARGETS_MS = {"home": 50, "search": 50, "paper": 50, "recommendations": 200}
 
@@ -84,14 +84,7 @@ def main() -> int:
     shift_dates(records)
     with tempfile.TemporaryDirectory(prefix="sanity-web-") as tmp:
         app = make_app(Path(tmp), FEATURES_IN_CHILD=False, RATELIMIT_ENABLED=False)
-        print(f"inserting {len(records):,} papers ...", flush=True)
-        insert(app, records)
-        started = time.monotonic()
-        with app.app_context():
-            from sanity import compute
-
-            compute.full_build()
-        print(f"features built in {time.monotonic() - started:.0f} s", flush=True)
+        fill(app, records)
         n = args.requests
         names = make_tags(app, records, n, rng)
         words = [w for r in rng.sample(records, 400) for w in r["title"].split() if len(w) > 5]

@@ -21,7 +21,7 @@ from sqlalchemy import Select, func, select
 from . import engine, feeds
 from .arxiv import abs_url, pdf_url
 from .db import db
-from .locks import Lease, LockBusy
+from .locks import Lease, run_job
 from .mail import Mailer, MailError, external_url, render_message, sign, unsign
 from .models import DigestSent, Paper, SavedSearch, User
 from .search import QueryError
@@ -374,12 +374,4 @@ class _Batch:
 
 def scheduled_job(app: Flask) -> None:
     """The daily digests from the scheduler: skip if another process sends them; never raise."""
-    with app.app_context():
-        try:
-            log.info("scheduled %s", run().summary())
-        except LockBusy as exc:
-            log.info("scheduled digests skipped: %s", exc)
-        except Exception:
-            log.exception("scheduled digests crashed")
-        finally:
-            db.session.remove()
+    run_job(app, "digests", lambda: run().summary(), log)

@@ -148,3 +148,19 @@ class Lease:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def run_job(app, name: str, work, logger: logging.Logger) -> None:
+    """Run a scheduled job: in an app context, skipped quietly while another process holds its
+    lock, and never raising (a crash is logged; the scheduler keeps going)."""
+    with app.app_context():
+        try:
+            done = work()
+            if done:
+                logger.info("scheduled %s", done)
+        except LockBusy as exc:
+            logger.info("scheduled %s skipped: %s", name, exc)
+        except Exception:
+            logger.exception("scheduled %s crashed", name)
+        finally:
+            db.session.remove()

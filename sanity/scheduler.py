@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 from .crawler import crawl
 from .db import db
 from .digest import scheduled_job as digest_job
-from .locks import LockBusy
+from .locks import run_job
 from .models import Paper
 from .timeutil import UTC, get_clock
 
@@ -30,34 +30,25 @@ JOB_DEFAULTS = {
 
 def crawl_job(app: Flask) -> None:
     """Scheduled crawl: skip quietly if another process holds the lock; never raise."""
-    with app.app_context():
-        try:
-            run = crawl(get_clock(app))
-            log.info("scheduled crawl %s: %d new, %d replaced", run.status, run.new, run.updated)
-        except LockBusy as exc:
-            log.info("scheduled crawl skipped: %s", exc)
-        except Exception:
-            log.exception("scheduled crawl crashed")
-        finally:
-            db.session.remove()
+
+    def work() -> str:
+        run = crawl(get_clock(app))
+        return f"crawl {run.status}: {run.new} new, {run.updated} replaced"
+
+    run_job(app, "crawl", work, log)
 
 
 def compute_job(app: Flask) -> None:
     """Scheduled full refit of features and the search index, in a child process."""
-    from .compute import run_in_child
+    from .compute import full_build, run_in_child
 
-    with app.app_context():
-        try:
-            if app.config["FEATURES_IN_CHILD"]:
-                run_in_child(app, [])
-            else:
-                from .compute import full_build
+    def work() -> None:
+        if app.config["FEATURES_IN_CHILD"]:
+            run_in_child(app, [])
+        else:
+            full_build()
 
-                full_build()
-        except Exception:
-            log.exception("scheduled feature build crashed")
-        finally:
-            db.session.remove()
+    run_job(app, "feature build", work, log)
 
 
 def database_is_empty(app: Flask) -> bool:
