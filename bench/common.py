@@ -81,7 +81,7 @@ def make_app(instance: Path, **overrides):
 def insert(app, records: list[dict], batch: int = 5000) -> float:
     """Upsert records into the app's database; returns seconds taken."""
     from sanity.db import db
-    from sanity.ingest import upsert_papers
+    from sanity.ingest.upsert import upsert_papers
 
     started = time.monotonic()
     with app.app_context():
@@ -93,13 +93,13 @@ def insert(app, records: list[dict], batch: int = 5000) -> float:
 
 def fill(app, records: list[dict]) -> None:
     """Insert the records and build the features, saying how long each took."""
-    from sanity import compute
+    from sanity.engine import jobs
 
     print(f"inserting {len(records):,} papers ...", flush=True)
     insert(app, records)
     started = time.monotonic()
     with app.app_context():
-        compute.full_build()
+        jobs.full_build()
     print(f"features built in {time.monotonic() - started:.0f} s", flush=True)
 
 

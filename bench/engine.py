@@ -23,7 +23,7 @@ SANITY = str(Path(sys.executable).parent / "sanity")
 
 
 def child_env(app) -> dict[str, str]:
-    from sanity.compute import child_env as env_for
+    from sanity.engine.jobs import child_env as env_for
 
     return env_for(app)
 
@@ -70,8 +70,9 @@ def pick_seeds(app, records, n: int, rng: random.Random) -> dict:
 def measure_in_process(app, seeds: dict) -> dict[str, tuple[float, float]]:
     from sanity import engine
     from sanity.db import db
+    from sanity.engine.search import search
+    from sanity.query import parse_query
     from sanity.models import Paper
-    from sanity.search import parse_query, search
 
     out = {}
     with app.app_context():
@@ -92,7 +93,7 @@ def measure_in_process(app, seeds: dict) -> dict[str, tuple[float, float]]:
         times = []
         for group in seeds["recommend"]:
             t = time.perf_counter()
-            engine.recommend(group, [], 25)
+            engine.recommend(engine.SeedPapers(group), limit=25)
             times.append(time.perf_counter() - t)
         out["recommend"] = stats(times)
     return out

@@ -287,7 +287,8 @@ def private_schema(url: str, drop: bool = False) -> str:
 
 def prepare(records: list[dict], tmp: Path, url: str | None, clients: int) -> tuple[dict, Workload]:
     """Fill the database and the features; the environment of the server processes."""
-    from sanity import accounts, tags
+    from sanity.accounts import tags
+    from sanity.accounts import users as accounts
 
     app = make_app(tmp, **({"DATABASE_URL": url} if url else {}))
     fill(app, records)

@@ -21,8 +21,8 @@ import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity import features, ranking
-from sanity.features import Doc, Params
+from sanity.engine import features, ranking
+from sanity.engine.features import Doc, Params
 
 K = 25
 PHRASES = [

@@ -43,7 +43,8 @@ def log_in(client, name: str, password: str) -> None:
 
 def make_tags(app, records: list[dict], n: int, rng: random.Random) -> list[str]:
     """A user with n tags of 20 papers, each tag from one big category: distinct models."""
-    from sanity import accounts, tags
+    from sanity.accounts import tags
+    from sanity.accounts import users as accounts
 
     by_cat: dict[str, list[str]] = {}
     for r in records:

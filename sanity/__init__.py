@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
+from sanity import db, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,7 +42,6 @@ def create_app(
     )
     app.config.from_mapping(config_class.as_dict())
     app.config.update(overrides or {})
-    app.config["SANITY_KEYS"] = config_class.keys()
     app.debug = bool(app.config["DEBUG"])
     app.testing = bool(app.config["TESTING"])
     _load_secret_key(app)
@@ -52,24 +52,8 @@ def create_app(
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 
-    from . import auth, cli, db, errors
-    from .views import account_mail, api, api_export, api_searches, api_tags, feeds, pages, papers
-    from .views import auth as auth_views
-
     db.init_app(app)
-    errors.init_app(app)
-    auth.init_app(app)
-    cli.init_app(app)
-    app.register_blueprint(papers.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(auth_views.bp)
-    app.register_blueprint(api.bp)
-    app.register_blueprint(api_tags.bp)
-    app.register_blueprint(api_export.bp)
-    app.register_blueprint(api_searches.bp)
-    app.register_blueprint(feeds.bp)
-    app.register_blueprint(account_mail.bp)
-    app.jinja_env.globals["feed_links"] = feeds.feed_links
+    web.init_app(app)
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

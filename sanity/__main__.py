@@ -1,5 +1,5 @@
 """`python -m sanity` is the `sanity` command (used to run feature jobs in a child process)."""
 
-from .cli import main
+from sanity.cli import main
 
 main()

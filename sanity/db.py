@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
+T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 # Stable constraint names keep Alembic batch migrations on SQLite predictable.
@@ -89,12 +95,17 @@ def is_sqlite() -> bool:
     return db.engine.dialect.name == "sqlite"
 
 
+CHUNK = 500  # ids per IN (...) query, well under every database's parameter limit
+
+
+def chunked(ids: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """`ids` in slices of `size`, for IN (...) queries."""
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
 def schema_problem() -> str | None:
     """Why the database cannot be used yet (unreachable, not migrated, outdated), or None."""
-    from alembic.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy.exc import SQLAlchemyError
-
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     try:
         with db.engine.connect() as conn:

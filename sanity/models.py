@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import db
-from .timeutil import utcnow
+from sanity.db import db
+from sanity.timeutil import utcnow
 
 
 class Paper(db.Model):

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import abort
 from sqlalchemy import Select, func, literal, select
 
-from .arxiv import abs_url, parse_id, pdf_url
-from .db import db
-from .models import CrawlRun, Paper
-from .timeutil import isoformat
+from sanity.arxiv import abs_url, parse_id, pdf_url
+from sanity.db import chunked, db
+from sanity.models import CrawlRun, Paper
+from sanity.timeutil import isoformat
 
 
 def get_paper(pid: str) -> Paper:
@@ -48,6 +49,14 @@ def paper_dict(paper: Paper, score: float | None = None) -> dict:
     return data
 
 
+def known_paper_ids(ids: set[str]) -> set[str]:
+    """The ids among `ids` that are papers in this database."""
+    found: set[str] = set()
+    for chunk in chunked(sorted(ids)):
+        found.update(db.session.scalars(select(Paper.id).where(Paper.id.in_(chunk))))
+    return found
+
+
 def in_category(category: str):
     """Papers listing `category` among their categories (primary or cross-list)."""
     padded = literal(" ") + Paper.categories + literal(" ")
@@ -55,21 +64,50 @@ def in_category(category: str):
     return padded.like(f"% {escaped} %", escape="\\")
 
 
-def papers_select(
-    sort: str = "time",
-    category: str | None = None,
-    days: float | None = None,
-    now: datetime | None = None,
-) -> Select:
-    """Papers newest first (by first publication) or in random order, optionally filtered."""
-    query = select(Paper)
-    if category:
-        query = query.where(in_category(category))
-    if days is not None and now is not None:
-        query = query.where(Paper.published >= now - timedelta(days=days))
+NEWEST_FIRST = (Paper.published.desc(), Paper.id.desc())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which papers a list may show: published within `days` before `now`, listing
+    `category`, not among `exclude`. Applied in the query (or the engine's row mask) before a
+    page is cut, so that every page is full and totals are right."""
+
+    days: float | None = None
+    now: datetime | None = None
+    category: str | None = None
+    exclude: frozenset[str] = frozenset()
+
+    @property
+    def since(self) -> datetime | None:
+        if self.days is None or self.now is None:
+            return None
+        return self.now - timedelta(days=self.days)
+
+    def apply(self, query: Select) -> Select:
+        """`query` (over papers) with these filters as WHERE clauses."""
+        if self.category:
+            query = query.where(in_category(self.category))
+        if self.since is not None:
+            query = query.where(Paper.published >= self.since)
+        if self.exclude:
+            query = query.where(Paper.id.not_in(sorted(self.exclude)))
+        return query
+
+    def but(self, **changes) -> Filters:
+        """A copy with some fields changed."""
+        return replace(self, **changes)
+
+
+NO_FILTERS = Filters()
+
+
+def papers_select(sort: str = "time", filters: Filters = NO_FILTERS) -> Select:
+    """Papers newest first (by first publication) or in random order, filtered."""
+    query = filters.apply(select(Paper))
     if sort == "random":
         return query.order_by(func.random())
-    return query.order_by(Paper.published.desc(), Paper.id.desc())
+    return query.order_by(*NEWEST_FIRST)
 
 
 def last_crawl() -> CrawlRun | None:

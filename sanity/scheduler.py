@@ -1,4 +1,5 @@
-"""The APScheduler (3.x) that runs the periodic jobs. Never started inside create_app."""
+"""The APScheduler (3.x) that runs the periodic jobs and chains the stages:
+crawl -> feature update; daily refit; daily digests. Never started inside create_app."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 from flask import Flask
 from sqlalchemy import exists, select
 
-from .crawler import crawl
-from .db import db
-from .digest import scheduled_job as digest_job
-from .locks import run_job
-from .models import Paper
-from .timeutil import UTC, get_clock
+from sanity.db import db
+from sanity.engine import jobs
+from sanity.engine.jobs import full_build, run_in_child
+from sanity.ingest.crawler import crawl
+from sanity.leases import LockBusy
+from sanity.mail import digest
+from sanity.models import Paper
+from sanity.timeutil import UTC, get_clock
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,29 @@ JOB_DEFAULTS = {
 }
 
 
+def run_job(app, name: str, work, logger: logging.Logger = log) -> None:
+    """Run a scheduled job: in an app context, skipped quietly while another process holds its
+    lock, and never raising (a crash is logged; the scheduler keeps going)."""
+    with app.app_context():
+        try:
+            done = work()
+            if done:
+                logger.info("scheduled %s", done)
+        except LockBusy as exc:
+            logger.info("scheduled %s skipped: %s", name, exc)
+        except Exception:
+            logger.exception("scheduled %s crashed", name)
+        finally:
+            db.session.remove()
+
+
 def crawl_job(app: Flask) -> None:
-    """Scheduled crawl: skip quietly if another process holds the lock; never raise."""
+    """Scheduled crawl, then the feature update for what it changed; skipped quietly if
+    another process holds the lock; never raises."""
 
     def work() -> str:
         run = crawl(get_clock(app))
+        jobs.update_after_ingest(run.new + run.updated)
         return f"crawl {run.status}: {run.new} new, {run.updated} replaced"
 
     run_job(app, "crawl", work, log)
@@ -40,7 +61,6 @@ def crawl_job(app: Flask) -> None:
 
 def compute_job(app: Flask) -> None:
     """Scheduled full refit of features and the search index, in a child process."""
-    from .compute import full_build, run_in_child
 
     def work() -> None:
         if app.config["FEATURES_IN_CHILD"]:
@@ -49,6 +69,11 @@ def compute_job(app: Flask) -> None:
             full_build()
 
     run_job(app, "feature build", work, log)
+
+
+def digest_job(app: Flask) -> None:
+    """The daily digests: skipped if another process sends them; never raises."""
+    run_job(app, "digests", lambda: digest.run().summary(), log)
 
 
 def database_is_empty(app: Flask) -> bool:

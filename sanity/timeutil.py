@@ -6,6 +6,8 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+from flask import current_app
+
 __all__ = ["UTC", "Clock", "FakeClock", "as_utc", "get_clock", "isoformat", "utcnow"]
 
 
@@ -74,7 +76,5 @@ class FakeClock(Clock):
 def get_clock(app=None) -> Clock:
     """The app's clock (tests install a FakeClock in app.extensions)."""
     if app is None:
-        from flask import current_app
-
         app = current_app
     return app.extensions.setdefault("sanity.clock", Clock())

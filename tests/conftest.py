@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskCliRunner
 from flask_migrate import upgrade
 
 from config import TestingConfig
 from sanity import create_app
+from sanity.cli import main
 from sanity.db import db, normalize_url
 from sanity.timeutil import FakeClock
 from tests.arxiv_server import FakeArxiv
@@ -92,6 +94,13 @@ def client(app):
     return app.test_client()
 
 
+class CliRunner(FlaskCliRunner):
+    """Invokes the `sanity` group (the console script's) against the test app."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        return super().invoke(cli or main, args, **kwargs)
+
+
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    return CliRunner(app)

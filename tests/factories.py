@@ -8,7 +8,7 @@ from itertools import count
 
 from sanity.arxiv import PaperRecord
 from sanity.db import db
-from sanity.ingest import upsert_papers
+from sanity.ingest.upsert import upsert_papers
 from tests.arxiv_server import FakePaper
 
 _ids = count(1)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from config import TestingConfig
 from sanity import create_app
-from sanity.crawler import crawl
+from sanity.ingest.crawler import crawl
 from tests.factories import fake_papers, make_paper
 
 PAPER_FIELDS = {

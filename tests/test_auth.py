@@ -7,7 +7,8 @@ import re
 import pytest
 
 from config import TestingConfig
-from sanity import accounts, create_app
+from sanity import create_app
+from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.models import User
 from tests.factories import csrf_from, make_paper, register

@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-from sanity import accounts, bibtex
+from sanity.accounts import users as accounts
+from sanity.web import bibtex
 from tests.factories import make_paper, register
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from sanity import compute
+from sanity.engine import jobs
 from tests import processes
 from tests.factories import topical_papers
 
@@ -47,7 +47,7 @@ def browser():
 def server(app):
     """`sanity serve` on the test database, with papers on three topics and features built."""
     topical_papers(10)
-    compute.full_build()
+    jobs.full_build()
     port = processes.free_port()
     env = processes.sanity_env(app, SECRET_KEY="s" * 40)
     proc = processes.start(["serve", "--no-scheduler", "--port", str(port)], env)

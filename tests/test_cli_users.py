@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sanity import accounts
+from sanity.accounts import users as accounts
 
 
 def test_create_with_password_from_stdin_then_log_in(runner, client):

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sanity.crawler import crawl
 from sanity.db import db
+from sanity.ingest.crawler import crawl
 from sanity.models import CrawlRun, Paper
 from tests.factories import BASE_TIME, fake_papers
 

@@ -9,9 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from sanity import accounts, compute, digest, feeds, tags
+from sanity.accounts import searches as feeds
+from sanity.accounts import tags
+from sanity.accounts import users as accounts
 from sanity.db import db
-from sanity.locks import Lease
+from sanity.engine import jobs
+from sanity.leases import DIGEST_LOCK, Lease
+from sanity.scheduler import digest_job
+from sanity.mail import digest, links
 from sanity.models import DigestSent, Paper
 from sanity.scheduler import build_scheduler
 from sanity.timeutil import as_utc
@@ -86,7 +91,7 @@ def test_digest_has_tag_recommendations_and_saved_search_matches(app, runner, sm
     tag(alice, "graphs", *topics["graphs"][:2])
     tag(alice, "gen", topics["diffusion"][0])
     feeds.save_search(alice, "robots", "robot manipulation", None, clock.now() - timedelta(hours=1))
-    compute.full_build()
+    jobs.full_build()
     result = run_cli(runner)
     assert result.exit_code == 0, result.output
     assert "sent 1 (9 papers)" in result.output
@@ -120,14 +125,14 @@ def test_papers_already_sent_or_tagged_are_skipped(app, runner, smtp, topics):
     """The next digest brings the next-best papers: never one sent before or tagged since."""
     bob = subscriber("bob")
     tag(bob, "graphs", *topics["graphs"][:2])
-    compute.full_build()
+    jobs.full_build()
     assert run_cli(runner).exit_code == 0
     first = set(paper_ids_in(smtp.received[0].text))
     assert len(first) == 3
     remaining = [p for p in topics["graphs"][2:] if p not in first]
     tag(bob, "graphs", remaining[0])  # tagged after the first digest
     make_paper(title="Unrelated", abstract="Unrelated words about nothing.")  # new papers came
-    compute.full_build()
+    jobs.full_build()
     assert run_cli(runner).exit_code == 0
     second = set(paper_ids_in(smtp.received[1].text))
     assert len(second) == 3
@@ -159,7 +164,7 @@ def test_a_retried_run_sends_nothing_twice(app, runner, smtp, topics):
     """Running again without new papers sends nothing: every subscriber is up to date."""
     cora = subscriber("cora")
     tag(cora, "graphs", topics["graphs"][0])
-    compute.full_build()
+    jobs.full_build()
     assert run_cli(runner).exit_code == 0
     again = run_cli(runner)
     assert (
@@ -177,9 +182,9 @@ def test_one_failure_does_not_stop_the_others_and_a_retry_completes(
     users = [subscriber(name) for name in ("dan", "eve", "fox")]
     for user in users:
         tag(user, "graphs", topics["graphs"][0])
-    compute.full_build()
+    jobs.full_build()
     smtp.handler.reject.add("eve@example.org")
-    with caplog.at_level(logging.INFO, logger="sanity.digest"):
+    with caplog.at_level(logging.INFO):
         result = run_cli(runner)
     assert result.exit_code == 1
     assert "sent 2" in result.output and "1 failed" in result.output
@@ -200,7 +205,7 @@ def test_dry_run_reports_and_sends_nothing(app, runner, smtp, topics):
     gia = subscriber("gia")
     tag(gia, "graphs", topics["graphs"][0])
     subscriber("hank")  # no tags, no searches
-    compute.full_build()
+    jobs.full_build()
     result = run_cli(runner, "--dry-run")
     assert result.exit_code == 0, result.output
     assert (
@@ -221,7 +226,7 @@ def test_only_verified_subscribers_get_digests(app, runner, smtp, topics):
     db.session.commit()
     for user in users:
         tag(user, "graphs", topics["graphs"][0])
-    compute.full_build()
+    jobs.full_build()
     assert run_cli(runner).exit_code == 0
     assert [r.recipients for r in smtp.received] == [["ivy@example.org"]]
     assert sent_ids(users[1]) == set()
@@ -232,7 +237,7 @@ def test_without_features_saved_searches_still_arrive(app, runner, smtp, topics,
     max_ = subscriber("max")
     tag(max_, "graphs", topics["graphs"][0])
     feeds.save_search(max_, "diffusion", "diffusion", None, clock.now() - timedelta(hours=1))
-    with caplog.at_level(logging.WARNING, logger="sanity.digest"):
+    with caplog.at_level(logging.WARNING, logger="sanity.mail.digest"):
         assert run_cli(runner).exit_code == 0
     (got,) = smtp.received
     assert "Recommended for" not in got.text
@@ -246,7 +251,7 @@ def test_unsubscribe_link_works_without_logging_in(app, runner, smtp, topics):
     """GET shows a confirm page; its form (with CSRF) turns digests off; forged links fail."""
     nia = subscriber("nia")
     tag(nia, "graphs", topics["graphs"][0])
-    compute.full_build()
+    jobs.full_build()
     run_cli(runner)
     url = smtp.received[0].message["List-Unsubscribe"].strip("<>")
     path = url[len(BASE) :]
@@ -269,14 +274,14 @@ def test_one_click_unsubscribe_needs_no_csrf(app, runner, smtp, topics):
     """RFC 8058: a POST of List-Unsubscribe=One-Click to the header's URL turns digests off."""
     oli = subscriber("oli")
     tag(oli, "graphs", topics["graphs"][0])
-    compute.full_build()
+    jobs.full_build()
     run_cli(runner)
     url = smtp.received[0].message["List-Unsubscribe"].strip("<>")
     response = app.test_client().post(url[len(BASE) :], data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert not accounts.find_user("oli").digest_enabled
     make_paper(title="More", abstract="Graph neural networks message passing node embeddings.")
-    compute.full_build()
+    jobs.full_build()
     result = run_cli(runner)
     assert "0 subscribers" in result.output and len(smtp.received) == 1
 
@@ -284,13 +289,12 @@ def test_one_click_unsubscribe_needs_no_csrf(app, runner, smtp, topics):
 def test_unsubscribe_tokens_are_for_one_purpose_and_user(app):
     """A token signed for another purpose, or for a deleted user, unsubscribes nobody."""
     pia = subscriber("pia")
-    token = digest.unsubscribe_token(pia)
-    assert digest.user_for_unsubscribe(token) is pia
-    from sanity import mail
+    token = links.unsubscribe_token(pia)
+    assert links.user_for_unsubscribe(token) is pia
 
-    assert digest.user_for_unsubscribe(mail.sign("verify-email", {"u": pia.id})) is None
+    assert links.user_for_unsubscribe(links.sign("verify-email", {"u": pia.id})) is None
     accounts.delete_user(pia)
-    assert digest.user_for_unsubscribe(token) is None
+    assert links.user_for_unsubscribe(token) is None
 
 
 def test_scheduler_sends_digests_daily_at_the_configured_hour(app, clock):
@@ -305,20 +309,20 @@ def test_scheduled_job_never_raises_and_respects_the_lock(app, smtp, topics, cap
     """The job logs and returns when another process sends digests or the server is down."""
     quinn = subscriber("quinn")
     tag(quinn, "graphs", topics["graphs"][0])
-    compute.full_build()
-    holder = Lease(digest.DIGEST_LOCK, app.extensions["sanity.clock"], 600).acquire()
-    with caplog.at_level(logging.INFO, logger="sanity.digest"):
-        digest.scheduled_job(app)
+    jobs.full_build()
+    holder = Lease(DIGEST_LOCK, app.extensions["sanity.clock"], 600).acquire()
+    with caplog.at_level(logging.INFO):
+        digest_job(app)
     assert smtp.received == [] and any("skipped" in r.getMessage() for r in caplog.records)
     holder.release()
     app.config["MAIL_PORT"] = free_port()  # nothing listens there
-    with caplog.at_level(logging.INFO, logger="sanity.digest"):
-        digest.scheduled_job(app)
+    with caplog.at_level(logging.INFO):
+        digest_job(app)
     assert any("quinn not sent" in r.getMessage() for r in caplog.records)
 
 
 def test_digest_command_refuses_while_another_run_holds_the_lock(app, runner, smtp, topics):
     """`sanity digest` exits non-zero with one line when digests are being sent elsewhere."""
-    Lease(digest.DIGEST_LOCK, app.extensions["sanity.clock"], 600).acquire()
+    Lease(DIGEST_LOCK, app.extensions["sanity.clock"], 600).acquire()
     result = run_cli(runner)
     assert result.exit_code == 1 and "already running" in result.output

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from sanity import compute
-from sanity.crawler import crawl
-from sanity.locks import Lease, LockBusy
+from sanity.engine import jobs
+from sanity.leases import Lease, LockBusy
+from sanity.scheduler import crawl_job
 from tests.factories import BASE_TIME, TOPICS, fake_papers, topical_papers
 
 
@@ -28,7 +28,7 @@ def test_engine_answers_503_before_the_first_build(client):
 def test_similar_papers_share_the_topic(client):
     """Similar papers of a graph paper are graph papers, best first, itself excluded."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     seed = topics["graphs"][0]
     body = client.get(f"/api/papers/{seed}/similar?limit=5").get_json()
     assert seed not in ids_of(body)
@@ -40,7 +40,7 @@ def test_similar_papers_share_the_topic(client):
 def test_similar_validation(client):
     """Unknown papers are 404, bad ids and limits 400."""
     seed = topical_papers(2)["graphs"][0]
-    compute.full_build()
+    jobs.full_build()
     assert client.get("/api/papers/2999.99999/similar").status_code == 404
     assert client.get("/api/papers/nope/similar").status_code == 400
     assert client.get(f"/api/papers/{seed}/similar?limit=0").status_code == 400
@@ -50,7 +50,7 @@ def test_similar_validation(client):
 def test_similar_to_pasted_text(client):
     """A pasted abstract finds papers on its topic; bad bodies are 400s naming the field."""
     topics = topical_papers(6)
-    compute.full_build()
+    jobs.full_build()
     body = client.post(
         "/api/similar", json={"text": "denoising diffusion score matching", "limit": 4}
     ).get_json()
@@ -71,7 +71,7 @@ def test_similar_to_pasted_text(client):
 def test_recommend_from_seed_papers(client):
     """Seeds from one topic bring the rest of that topic, with the words behind the model."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     seeds = topics["robots"][:3]
     body = client.get(f"/api/recommend?ids={','.join(seeds)}&limit=5").get_json()
     assert not set(seeds) & set(ids_of(body))
@@ -89,7 +89,7 @@ def test_recommend_from_seed_papers(client):
 def test_recommend_include_tagged_and_negatives(client):
     """include_tagged=1 may return seeds; exclude= papers are negatives and never returned."""
     topics = topical_papers(6)
-    compute.full_build()
+    jobs.full_build()
     seeds = topics["graphs"][:2]
     negative = topics["diffusion"][0]
     body = client.get(
@@ -103,7 +103,7 @@ def test_recommend_include_tagged_and_negatives(client):
 def test_recommend_validation(client):
     """Missing or bad ids, bad C and a tag request without an account are clear errors."""
     seed = topical_papers(2)["graphs"][0]
-    compute.full_build()
+    jobs.full_build()
     assert "ids is required" in client.get("/api/recommend").get_json()["error"]
     assert "not an arXiv id" in client.get("/api/recommend?ids=zzz").get_json()["error"]
     assert client.get(f"/api/recommend?ids={seed}&C=-1").status_code == 400
@@ -123,12 +123,12 @@ def test_crawled_papers_become_rankable_without_restart(app, client, arxiv, cloc
     """After a crawl, new papers are searchable, similar-able and recommendable at once."""
     for k, topic in enumerate(TOPICS):
         arxiv.add(*topical_fake(topic, 8, BASE_TIME + timedelta(hours=k), f"260{k + 1}"))
-    crawl(clock)
+    crawl_job(app)
     old_graphs = [p for p in arxiv.papers if p.startswith("2601.")]
     late = topical_fake("graphs", 3, BASE_TIME + timedelta(days=3), "2605")
     late[0].title = "Quasicrystal graph neural networks"
     arxiv.add(*late)
-    crawl(clock)
+    crawl_job(app)
     assert ids_of(client.get("/api/search?q=quasicrystal").get_json()) == ["2605.00001"]
     body = client.get("/api/papers/2605.00001/similar?limit=5").get_json()
     assert set(ids_of(body)) <= set(old_graphs) | {"2605.00002", "2605.00003"}
@@ -142,7 +142,7 @@ def test_feature_update_runs_in_a_child_process(app, client, arxiv, clock):
     """With FEATURES_IN_CHILD, the crawl's feature update happens in a separate process."""
     app.config["FEATURES_IN_CHILD"] = True
     arxiv.add(*fake_papers(6))
-    crawl(clock)
+    crawl_job(app)
     body = client.get("/api/papers/2603.00002/similar?limit=3").get_json()
     assert len(body["papers"]) == 3
 
@@ -150,14 +150,14 @@ def test_feature_update_runs_in_a_child_process(app, client, arxiv, clock):
 def test_an_update_waits_for_a_running_build_then_does_its_papers(app, client, clock):
     """A crawl's update during a long build (another process) waits, then ranks its papers."""
     graphs = topical_papers(4)["graphs"]
-    compute.full_build()
+    jobs.full_build()
     late = topical_papers(2, start=BASE_TIME + timedelta(days=2))["graphs"]
-    running = Lease(compute.FEATURES_LOCK, clock, 90, owner="elsewhere/pid:[1]:42:abcd1234")
+    running = Lease(jobs.FEATURES_LOCK, clock, 90, owner="elsewhere/pid:[1]:42:abcd1234")
     running.acquire()
-    assert "18 papers" in compute.update()  # after the other build's lease ended
+    assert "18 papers" in jobs.update()  # after the other build's lease ended
     assert 90 <= sum(clock.slept) <= 95
     body = client.get(f"/api/papers/{graphs[0]}/similar?limit=50").get_json()
     assert set(late) <= set(ids_of(body))
-    Lease(compute.FEATURES_LOCK, clock, 10_000, owner="elsewhere/pid:[1]:42:abcd1234").acquire()
+    Lease(jobs.FEATURES_LOCK, clock, 10_000, owner="elsewhere/pid:[1]:42:abcd1234").acquire()
     with pytest.raises(LockBusy):  # a holder that never finishes: give up after the wait
-        compute.update()
+        jobs.update()

@@ -17,8 +17,8 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy import func, select
 
-from sanity import features
 from sanity.db import db
+from sanity.engine import store
 from sanity.models import JobLock, Paper
 from tests import processes
 from tests.conftest import postgres_url, reset_postgres
@@ -33,7 +33,7 @@ def compute(app, **limits) -> processes.subprocess.CompletedProcess:
 
 
 def feature_files(app) -> dict[str, float]:
-    root = features.features_dir(app.config["DATA_DIR"])
+    root = store.features_dir(app.config["DATA_DIR"])
     return {p.name: p.stat().st_mtime for p in root.rglob("*")}
 
 
@@ -41,7 +41,7 @@ def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app
     """SIGKILL `sanity compute` mid-build: CURRENT still names the old, complete build."""
     random_corpus(300)
     assert compute(app).returncode == 0
-    old = features.current_build_id(app.config["DATA_DIR"])
+    old = store.current_build_id(app.config["DATA_DIR"])
     random_corpus(12000, seed=4, first=300)
     child = processes.start(["compute"], processes.sanity_env(app))
 
@@ -56,15 +56,15 @@ def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app
     assert os.getpriority(os.PRIO_PROCESS, child.pid) >= 10  # builds yield to page views
     processes.stop(child, signal.SIGKILL)
 
-    assert features.current_build_id(app.config["DATA_DIR"]) == old
-    loaded = features.load(app.config["DATA_DIR"])
+    assert store.current_build_id(app.config["DATA_DIR"]) == old
+    loaded = store.load(app.config["DATA_DIR"])
     assert loaded.build_id == old and loaded.n == 300
     response = client.get("/api/papers/2605.00001/similar")
     assert response.status_code == 200 and response.get_json()["papers"]
 
     rerun = compute(app)  # the dead build's lock does not hold it up
     assert rerun.returncode == 0, rerun.stderr
-    fresh = features.load(app.config["DATA_DIR"])
+    fresh = store.load(app.config["DATA_DIR"])
     assert fresh.build_id != old and fresh.n == 12300
 
 
@@ -72,7 +72,7 @@ def test_disk_full_while_writing_features_leaves_the_old_build(app, client):
     """RLIMIT_FSIZE makes writes fail with EFBIG: a clear error, exit 1, the old build intact."""
     random_corpus(200)
     assert compute(app).returncode == 0
-    old = features.current_build_id(app.config["DATA_DIR"])
+    old = store.current_build_id(app.config["DATA_DIR"])
     before = feature_files(app)
     random_corpus(3000, seed=5, first=200)
 
@@ -92,7 +92,7 @@ def test_disk_full_while_writing_features_leaves_the_old_build(app, client):
     assert "Traceback" not in result.stderr
     assert "could not write features" in result.stderr
     assert "File too large" in result.stderr or "disk full" in result.stderr, result.stderr
-    assert features.current_build_id(app.config["DATA_DIR"]) == old
+    assert store.current_build_id(app.config["DATA_DIR"]) == old
     assert feature_files(app) == before  # nothing half-written left behind, nothing touched
     assert client.get("/api/papers/2605.00001/similar").status_code == 200
     assert compute(app).returncode == 0  # with room again, the build completes

@@ -7,8 +7,9 @@ import os
 import numpy as np
 import pytest
 
-from sanity import features
-from sanity.features import Doc, FeatureStore, Params
+from sanity.engine import features, store
+from sanity.engine.features import Doc, Params
+from sanity.engine.store import FeatureStore
 
 
 def docs(n: int, offset: int = 0) -> list[Doc]:
@@ -58,9 +59,9 @@ def test_ngram_counter_is_bounded_but_keeps_frequent_terms():
 def test_save_load_roundtrip_and_current_pointer(tmp_path):
     """A saved build loads back identical and CURRENT names it."""
     built = features.build(lambda: iter(docs(30)), Params())
-    features.save(built, tmp_path)
-    assert features.current_build_id(tmp_path) == built.build_id
-    loaded = features.load(tmp_path)
+    store.save(built, tmp_path)
+    assert store.current_build_id(tmp_path) == built.build_id
+    loaded = store.load(tmp_path)
     assert (loaded.X != built.X).nnz == 0
     assert loaded.vocabulary == built.vocabulary and loaded.ids == built.ids
     assert np.array_equal(loaded.published, built.published)
@@ -77,7 +78,7 @@ def test_save_load_roundtrip_and_current_pointer(tmp_path):
 def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):
     """If writing a build fails midway, CURRENT still names the old, intact build."""
     old = features.build(lambda: iter(docs(20)), Params())
-    features.save(old, tmp_path)
+    store.save(old, tmp_path)
     new = features.build(lambda: iter(docs(40)), Params())
 
     def disk_full(*args, **kwargs):
@@ -85,24 +86,24 @@ def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):
 
     monkeypatch.setattr(features.np, "save", disk_full)
     with pytest.raises(OSError):
-        features.save(new, tmp_path)
-    assert features.current_build_id(tmp_path) == old.build_id
-    assert features.load(tmp_path).n == 20
-    leftovers = [p for p in features.features_dir(tmp_path).iterdir() if ".tmp" in p.name]
+        store.save(new, tmp_path)
+    assert store.current_build_id(tmp_path) == old.build_id
+    assert store.load(tmp_path).n == 20
+    leftovers = [p for p in store.features_dir(tmp_path).iterdir() if ".tmp" in p.name]
     assert leftovers == []
 
 
 def test_store_swaps_in_a_newer_build(tmp_path, monkeypatch):
     """A process's cached features are replaced when another process saves a newer build."""
     monkeypatch.setattr(FeatureStore, "CHECK_SECONDS", 0.0)
-    store = FeatureStore(str(tmp_path))
-    assert store.get() is None
+    cache = FeatureStore(str(tmp_path))
+    assert cache.get() is None
     first = features.build(lambda: iter(docs(10)), Params())
-    features.save(first, tmp_path)
-    assert store.get().build_id == first.build_id
-    second = features.with_rows(store.get(), docs(3, offset=100))
-    features.save(second, tmp_path)
-    assert store.get().build_id == second.build_id and store.get().n == 13
+    store.save(first, tmp_path)
+    assert cache.get().build_id == first.build_id
+    second = features.with_rows(cache.get(), docs(3, offset=100))
+    store.save(second, tmp_path)
+    assert cache.get().build_id == second.build_id and cache.get().n == 13
 
 
 def test_with_rows_replaces_and_appends():
@@ -123,10 +124,10 @@ def test_old_builds_are_pruned(tmp_path):
     """Only the newest builds are kept on disk."""
     base = features.build(lambda: iter(docs(5)), Params())
     for i in range(4):
-        features.save(features.with_rows(base, docs(1, offset=900 + i)), tmp_path)
-    builds = [p for p in features.features_dir(tmp_path).iterdir() if p.is_dir()]
+        store.save(features.with_rows(base, docs(1, offset=900 + i)), tmp_path)
+    builds = [p for p in store.features_dir(tmp_path).iterdir() if p.is_dir()]
     assert len(builds) == 2
-    assert os.path.isdir(features.features_dir(tmp_path) / features.current_build_id(tmp_path))
+    assert os.path.isdir(store.features_dir(tmp_path) / store.current_build_id(tmp_path))
 
 
 def test_near_identical_texts_still_build():

@@ -6,7 +6,8 @@ from datetime import timedelta
 
 import feedparser
 
-from sanity import accounts, compute, feeds
+from sanity.accounts import users as accounts
+from sanity.engine import jobs
 from tests.factories import make_paper, register, topical_papers
 
 
@@ -34,12 +35,12 @@ def test_category_feed_is_valid_atom_linking_here_and_to_arxiv(app, client):
 def test_tag_feed_needs_the_key_and_stops_when_revoked(client):
     """A tag's recommendation feed works with the key, without login, until revoked."""
     topics = topical_papers(6)
-    compute.full_build()
+    jobs.full_build()
     h = bearer()
     for pid in topics["graphs"][:2]:
         client.put(f"/api/tags/graphs/papers/{pid}", headers=h)
     user = accounts.find_user("fred")
-    key = feeds.feed_key(user)
+    key = accounts.feed_key(user)
     reader = client.application.test_client()
     parsed = feedparser.parse(reader.get(f"/feeds/{key}/tags/graphs.atom?days=3650").data)
     assert not parsed.bozo and parsed.entries
@@ -48,7 +49,7 @@ def test_tag_feed_needs_the_key_and_stops_when_revoked(client):
     assert reader.get(f"/feeds/{key}/tags/all.atom").status_code == 200
     assert reader.get(f"/feeds/{key}/tags/nope.atom").status_code == 404
     assert reader.get("/feeds/wrong-key/tags/graphs.atom").status_code == 404
-    feeds.revoke_feed_key(user)
+    accounts.revoke_feed_key(user)
     assert reader.get(f"/feeds/{key}/tags/graphs.atom").status_code == 404
 
 
@@ -77,10 +78,10 @@ def test_saved_searches_api_new_matches_and_feed(client, clock, monkeypatch):
         client.post("/api/searches", json={"name": "spec", "q": "x"}, headers=h).status_code == 409
     )
     assert client.post("/api/searches", json={"q": ""}, headers=h).status_code == 400
-    import sanity.ingest
+    import sanity.ingest.upsert
 
     later = clock.now() + timedelta(seconds=10)
-    monkeypatch.setattr(sanity.ingest, "utcnow", lambda: later)
+    monkeypatch.setattr(sanity.ingest.upsert, "utcnow", lambda: later)
     new = make_paper(title="New spectral methods")
     body = client.get(f"/api/searches/{sid}/papers", headers=h).get_json()
     assert [p["id"] for p in body["papers"]] == [new.id]
@@ -89,7 +90,7 @@ def test_saved_searches_api_new_matches_and_feed(client, clock, monkeypatch):
     clock.advance(60)
     client.post(f"/api/searches/{sid}/seen", headers=h)
     assert client.get(f"/api/searches/{sid}/papers", headers=h).get_json()["papers"] == []
-    key = feeds.feed_key(accounts.find_user("fred"))
+    key = accounts.feed_key(accounts.find_user("fred"))
     parsed = feedparser.parse(client.get(f"/feeds/{key}/searches/{sid}.atom?days=3650").data)
     assert {e.title for e in parsed.entries} == {"Old spectral clustering", "New spectral methods"}
     other = bearer("hilda")

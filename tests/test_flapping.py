@@ -24,9 +24,9 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
-from sanity import polite
-from sanity.crawler import crawl
 from sanity.db import db
+from sanity.ingest import polite
+from sanity.ingest.crawler import crawl
 from sanity.models import CrawlRun, JobLock, Paper
 from sanity.scheduler import build_scheduler, crawl_job
 from sanity.timeutil import FakeClock, as_utc

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sanity.db import db
-from sanity.harvest import harvest
+from sanity.ingest.harvest import harvest
 from sanity.models import CrawlRun, Paper
 from sanity.timeutil import as_utc
 from tests.arxiv_server import FakePaper

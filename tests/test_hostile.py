@@ -8,7 +8,8 @@ import re
 import feedparser
 import pytest
 
-from sanity import accounts, compute, feeds
+from sanity.accounts import users as accounts
+from sanity.engine import jobs
 from tests.factories import csrf_from, make_paper, register
 
 XSS = [
@@ -43,7 +44,7 @@ def no_live_markup(html: str, payload: str) -> None:
 def test_paper_fields_are_inert_everywhere(client, payload):
     """Titles, abstracts and authors from arXiv with markup are escaped on every page and feed."""
     paper = make_paper(title=f"T {payload}", abstract=f"A {payload}", authors=[f"X {payload}"])
-    compute.full_build()
+    jobs.full_build()
     for url in ["/", f"/paper/{paper.id}", f"/?q={paper.id}", f"/?rank=similar&pid={paper.id}"]:
         response = client.get(url)
         assert response.status_code == 200, url
@@ -146,7 +147,7 @@ def test_one_user_cannot_touch_anothers_things(client):
     alice_token_id = alice.tokens[0].id
     response = client.post(f"/profile/tokens/{alice_token_id}/revoke", data={"csrf_token": token})
     assert response.status_code == 404
-    key = feeds.feed_key(alice)
+    key = accounts.feed_key(alice)
     assert key not in client.get("/profile").get_data(as_text=True)
     assert client.get("/api/tags", headers=a).get_json()["tags"] == {"private": [paper.id]}
 

@@ -13,8 +13,10 @@ import feedparser
 import pytest
 from sqlalchemy import func, select
 
-from sanity import accounts, import_lite, tags
+from sanity.accounts import tags
+from sanity.accounts import users as accounts
 from sanity.db import db
+from sanity.ingest import lite as import_lite
 from sanity.models import Paper, Tag, TagPaper, User
 from tests.factories import make_paper
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from sanity.db import db
-from sanity.ingest import SnapshotLineError, import_snapshot, snapshot_record
-from sanity.locks import INGEST_LOCK, Lease
+from sanity.ingest.snapshot import SnapshotLineError, import_snapshot, snapshot_record
+from sanity.leases import INGEST_LOCK, Lease
 from sanity.models import JobLock, Paper
 from sanity.timeutil import as_utc
 
@@ -443,7 +443,7 @@ def test_long_import_keeps_renewing_its_lease(runner, clock, monkeypatch):
     lines = [(line(f"2603.{n:05d}") + "\n").encode() for n in range(1, 13)]
     stream = ClockedLines(lines, clock, seen)
     start = clock.now()
-    monkeypatch.setattr("sanity.ingest.open_snapshot", lambda path: stream)
+    monkeypatch.setattr("sanity.cli.jobs.open_snapshot", lambda path: stream)
     result = run_import(runner, "-", "--batch-size", "1")
     assert result.exit_code == 0, result.output
     assert "12 new" in result.stdout

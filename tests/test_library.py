@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select
 
-from sanity import accounts
+from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.models import Paper, Tag, TagPaper
 from sanity.timeutil import isoformat

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sanity import compute
+from sanity.engine import jobs
 from sanity.models import CrawlRun
 from tests.factories import make_paper, register, topical_papers
 
@@ -228,7 +228,7 @@ def test_empty_query_with_rank_search_shows_newest(client):
 def test_similar_mode_lists_papers_on_the_same_topic(client):
     """rank=similar&pid=ID lists that paper's neighbours, itself excluded."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     seed = topics["graphs"][0]
     page = text(client.get(f"/?rank=similar&pid={seed}"))
     found = cards(page)
@@ -292,7 +292,7 @@ def test_hide_tagged_papers(client):
 def test_recommendations_for_a_tag_with_words(client):
     """rank=tags ranks the tag's topic first, leaves out tagged papers, shows the words."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     token = register(client, "erin")
     for pid in topics["diffusion"][:3]:
         tag(client, token, "gen", pid)
@@ -312,7 +312,7 @@ def test_recommendations_for_a_tag_with_words(client):
 def test_recommendations_accept_several_tags_as_checkboxes(client):
     """tags=a&tags=b (the form's checkboxes) works like tags=a,b."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     token = register(client, "finn")
     tag(client, token, "g", topics["graphs"][0])
     tag(client, token, "r", topics["robots"][0])
@@ -366,7 +366,7 @@ def test_tags_page_without_tags_explains(client):
 def test_paper_page_shows_words_and_similar_papers(client):
     """/paper/ID shows the paper, its TF-IDF words with weights and similar papers."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     seed = topics["robots"][0]
     page = text(client.get(f"/paper/{seed}"))
     assert cards(page) == [seed] and '<h1 class="title">' in page

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from config import TestingConfig
-from sanity.polite import (
+from sanity.ingest.polite import (
     ARXIV_MIN_DELAY,
     MAX_RETRY_AFTER,
     FetchError,

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from sanity import accounts, features
+from sanity.accounts import users as accounts
+from sanity.engine import store
 from tests import processes
 from tests.arxiv_server import topical_fake_papers
 from tests.factories import csrf_from, random_corpus
@@ -147,7 +148,7 @@ def test_a_crawl_and_a_full_build_never_block_page_views(app, arxiv, deployment_
     """While `sanity compute` rebuilds and `sanity crawl` waits on a slow arXiv, pages answer."""
     ids = random_corpus(12000)
     assert processes.run(["compute"], deployment_env, timeout=300).returncode == 0
-    old = features.current_build_id(app.config["DATA_DIR"])
+    old = store.current_build_id(app.config["DATA_DIR"])
     arxiv.add(*topical_fake_papers(10, datetime.now(UTC).replace(microsecond=0)))
     for _ in range(3):
         arxiv.fault("delay", seconds=4)
@@ -173,4 +174,4 @@ def test_a_crawl_and_a_full_build_never_block_page_views(app, arxiv, deployment_
         web.stop()
     assert served_during_build >= 10, "the build ended too soon to show anything"
     assert slowest < 5, f"a request took {slowest:.1f}s while the build ran"
-    assert features.current_build_id(app.config["DATA_DIR"]) != old
+    assert store.current_build_id(app.config["DATA_DIR"]) != old

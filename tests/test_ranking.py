@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sanity import features, ranking
-from sanity.features import Doc, Params
+from sanity.engine import features, ranking
+from sanity.engine.features import Doc, Params
 
 CORPUS = [
     "graph neural networks message passing on molecular graphs",

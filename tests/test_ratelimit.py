@@ -9,9 +9,10 @@ import pytest
 from flask_migrate import upgrade
 
 from config import TestingConfig
-from sanity import accounts, create_app
+from sanity import create_app
+from sanity.accounts import users as accounts
 from sanity.db import db
-from sanity.ratelimit import DatabaseStorage
+from sanity.web.ratelimit import DatabaseStorage
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from sanity.crawler import crawl
 from sanity.db import db
-from sanity.locks import Lease, LockBusy, new_owner
+from sanity.ingest.crawler import crawl
+from sanity.leases import Lease, LockBusy, new_owner
 from sanity.models import CrawlRun, Paper
 from sanity.scheduler import JOB_DEFAULTS, build_scheduler, crawl_job
 from tests import processes

@@ -7,8 +7,9 @@ from datetime import timedelta
 import pytest
 
 from sanity.db import db
-from sanity.ingest import upsert_papers
-from sanity.search import QueryError, parse_query, rebuild_index
+from sanity.engine.search import rebuild_index
+from sanity.ingest.upsert import upsert_papers
+from sanity.query import QueryError, parse_query
 from tests.factories import make_paper, make_record
 
 HOSTILE = [

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sanity import accounts, compute
+from sanity.accounts import users as accounts
+from sanity.engine import jobs
 from tests.factories import make_paper, register, topical_papers
 
 
@@ -84,7 +85,7 @@ def test_rename_and_merge(client):
 def test_recommend_for_tags(client):
     """tags=NAME and tags=all recommend from the user's tags, excluding every tagged paper."""
     topics = topical_papers(8)
-    compute.full_build()
+    jobs.full_build()
     h = bearer()
     for pid in topics["robots"][:3]:
         client.put(f"/api/tags/robots/papers/{pid}", headers=h)

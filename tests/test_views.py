@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sanity.crawler import crawl
+from sanity.ingest.crawler import crawl
 from tests.factories import fake_papers, make_paper
 
 

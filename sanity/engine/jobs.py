@@ -1,0 +1,187 @@
+"""Feature jobs over the database: full builds, fresh updates, and running them in a child.
+
+The runners (scheduler jobs, CLI commands) call these after an ingest stage changed papers."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from config import Config
+from sanity.db import chunked, db
+from sanity.engine import features, search, store
+from sanity.engine.features import Doc, Features, Params
+from sanity.leases import FEATURES_LOCK, Lease
+from sanity.models import Paper
+from sanity.timeutil import as_utc, get_clock
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    Paper.id, Paper.title, Paper.abstract, Paper.authors, Paper.published, Paper.updated,
+    Paper.categories,
+)  # fmt: skip
+
+
+def epoch(value) -> int:
+    return int(as_utc(value).timestamp())
+
+
+def _doc(row) -> Doc:
+    pid, title, abstract, authors, published, updated, categories = row
+    return Doc(
+        id=pid,
+        text=features.paper_text(title, abstract, authors or []),
+        published=epoch(published),
+        updated=epoch(updated),
+        categories=categories or "",
+    )
+
+
+def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
+    """Papers as feature docs, streamed in id order (or just `ids`)."""
+    if ids is not None:
+        for chunk in chunked(ids):
+            query = select(*_COLUMNS).where(Paper.id.in_(chunk)).order_by(Paper.id)
+            yield from (_doc(row) for row in db.session.execute(query))
+        return
+    query = select(*_COLUMNS).order_by(Paper.id).execution_options(yield_per=2000)
+    yield from (_doc(row) for row in db.session.execute(query))
+
+
+@contextmanager
+def _held(wait: float = 0.0) -> Iterator[Lease]:
+    """Hold the features lock for a build, renewing it from a thread: a build has no natural
+    checkpoints, and an expired lease would let a second build start beside this one."""
+    lease = Lease.for_job(FEATURES_LOCK, get_clock()).acquire(wait=wait)
+    app = current_app._get_current_object()
+    stop = threading.Event()
+
+    def heartbeat() -> None:
+        with app.app_context():
+            while not stop.wait(lease.seconds / 3):
+                try:
+                    lease.renew()
+                except Exception:
+                    log.exception("features lock: renewing the lease failed")
+                finally:
+                    db.session.remove()
+
+    thread = threading.Thread(target=heartbeat, name="features-lease", daemon=True)
+    thread.start()
+    try:
+        yield lease
+    finally:
+        stop.set()
+        thread.join()
+        lease.release()
+
+
+def full_build() -> Features | None:
+    """Refit the vocabulary and rebuild every row and the search index (`sanity compute`)."""
+    cfg = current_app.config
+    with _held():
+        search.rebuild_index()
+        if not db.session.scalar(select(func.count()).select_from(Paper)):
+            log.info("features: no papers yet, nothing to build")
+            return None
+        built = features.build(iter_docs, Params.from_config(cfg))
+        store.save(built, cfg["DATA_DIR"])
+        _update_locked()  # papers that arrived while the build ran
+        return built
+
+
+UPDATE_WAIT_SECONDS = 600.0  # an update after a crawl waits this long for a running build
+
+
+def update() -> str:
+    """Vectorize papers that are new or changed since the current build; refit when stale.
+
+    If another build or update is running, wait for it: papers it did not see are then done
+    here, instead of staying unranked until the next crawl.
+    """
+    with _held(wait=UPDATE_WAIT_SECONDS):
+        return _update_locked()
+
+
+def _update_locked() -> str:
+    """The update itself; the caller holds the features lease."""
+    cfg = current_app.config
+    base = store.load(cfg["DATA_DIR"])
+    total = db.session.scalar(select(func.count()).select_from(Paper)) or 0
+    growth = float(cfg["TFIDF_REFIT_GROWTH"])
+    stale = base is not None and total > base.fitted_docs * (1 + growth)
+    if base is None or stale or base.params != Params.from_config(cfg):
+        if not total:
+            return "no papers yet"
+        built = features.build(iter_docs, Params.from_config(cfg))
+        store.save(built, cfg["DATA_DIR"])
+        return f"refit: {built.n} papers, {len(built.vocabulary)} terms"
+    known = base.index
+    changed = [
+        pid
+        for pid, updated in db.session.execute(select(Paper.id, Paper.updated))
+        if pid not in known or epoch(updated) > base.updated[known[pid]]
+    ]
+    if not changed:
+        return "up to date"
+    fresh = features.with_rows(base, list(iter_docs(changed)))
+    store.save(fresh, cfg["DATA_DIR"])
+    return f"updated {len(changed)} papers ({fresh.n} in all)"
+
+
+def child_env(app: Flask) -> dict[str, str]:
+    """The environment that gives a child process this app's effective configuration: every
+    configuration key (`Config.keys()`) as SANITY_<KEY>, the database URL and instance path."""
+    env = dict(os.environ)
+    for key in Config.keys():
+        value = app.config.get(key)
+        if value is not None:
+            env[f"SANITY_{key}"] = str(value)
+    env["SANITY_DATABASE_URL"] = app.config["SQLALCHEMY_DATABASE_URI"]
+    env["SANITY_INSTANCE_PATH"] = app.instance_path
+    return env
+
+
+def run_in_child(app: Flask, args: list[str], timeout: float = 3600) -> bool:
+    """Run `sanity compute ARGS` in a separate process (never build inside a web process)."""
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "sanity", "compute", *args],
+        env=child_env(app),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if result.returncode != 0:
+        log.error("feature job failed: %s", (result.stderr.strip().splitlines() or ["?"])[-1])
+        return False
+    log.info("feature job: %s (%.1fs)", result.stdout.strip(), time.monotonic() - started)
+    return True
+
+
+def update_after_ingest(changed: int) -> None:
+    """After `changed` papers were added or replaced: make them rankable now.
+
+    The update finds what changed by itself (papers newer than the build), so callers only say
+    whether anything did; nothing is lost if an update is skipped or fails.
+    """
+    if not changed:
+        return
+    app = current_app._get_current_object()
+    if app.config["FEATURES_IN_CHILD"]:
+        run_in_child(app, ["--update"])
+    else:
+        try:
+            log.info("features: %s", update())
+        except Exception:
+            log.exception("feature update failed")

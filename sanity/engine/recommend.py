@@ -1,0 +1,191 @@
+"""Rank papers with this process's features: similar papers, recommendations, a paper's words.
+
+Pure rankers (`ranking`) on the current build (`store`), filtered by a row mask before the top
+k is taken, then turned into database rows.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import scipy.sparse as sp
+from flask import current_app
+from sqlalchemy import select
+
+from sanity.db import db
+from sanity.engine import ranking
+from sanity.engine.features import Features, paper_text
+from sanity.engine.store import store_for
+from sanity.models import Paper
+from sanity.papers import NO_FILTERS, Filters
+
+
+class EngineUnavailable(Exception):
+    """No feature build exists yet (run `sanity compute`, or wait for the first crawl)."""
+
+
+@dataclass
+class Result:
+    """Ranked papers with scores, and the words behind a model where there is one."""
+
+    papers: list[tuple[Paper, float]] = field(default_factory=list)
+    words: list[dict] | None = None
+
+
+class Seeds(Protocol):
+    """What a recommendation learns from: papers liked, papers not wanted, papers to leave
+    out without learning from them (a user's training sets have this shape)."""
+
+    positive: Sequence[str]
+    negative: Sequence[str]
+    hidden: Sequence[str]
+
+
+@dataclass(frozen=True)
+class SeedPapers:
+    """Seeds given as ids (the API's `ids=` and `exclude=`)."""
+
+    positive: Sequence[str]
+    negative: Sequence[str] = ()
+    hidden: Sequence[str] = ()
+
+
+def current() -> Features:
+    """The current feature build; EngineUnavailable when there is none yet."""
+    found = store_for(current_app.config["DATA_DIR"]).get()
+    if found is None or found.n == 0 or not found.vocabulary:
+        raise EngineUnavailable("features are not built yet: run `sanity compute`")
+    return found
+
+
+def allowed_rows(f: Features, filters: Filters, exclude_rows: Sequence[int] = ()) -> np.ndarray:
+    """The rows a ranking may return: inside the time window and category, not excluded."""
+    mask = np.ones(f.n, dtype=bool)
+    since = filters.since
+    if since is not None:
+        mask &= f.published >= int(since.timestamp())
+    if filters.category:
+        mask &= f.category_mask(filters.category)
+    rows = list(exclude_rows) + [f.index[p] for p in filters.exclude if p in f.index]
+    if rows:
+        mask[np.asarray(rows, dtype=np.int64)] = False
+    return mask
+
+
+def _papers(f: Features, ranked: ranking.Ranking) -> list[tuple[Paper, float]]:
+    ids = [f.ids[r] for r in ranked.rows]
+    found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
+    return [
+        (found[pid], round(float(s), 6))
+        for pid, s in zip(ids, ranked.scores, strict=True)
+        if pid in found
+    ]
+
+
+def paper_vector(f: Features, paper: Paper) -> sp.csr_matrix:
+    """A paper's row, vectorized on the fly if it is newer than the build."""
+    row = f.index.get(paper.id)
+    if row is not None:
+        return f.X[row]
+    return f.vectorize([paper_text(paper.title, paper.abstract, paper.authors or [])])
+
+
+def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) -> Result:
+    """Papers most similar to one paper (itself excluded), within `filters`."""
+    f = current()
+    own = f.index.get(paper.id)
+    allowed = allowed_rows(f, filters, [own] if own is not None else [])
+    if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
+        ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
+    else:
+        ranked = ranking.cosine(f.X, paper_vector(f, paper), limit, allowed, f.columns)
+    return Result(_papers(f, ranked))
+
+
+def similar_to_text(text: str, limit: int) -> Result:
+    """Papers most similar to a pasted abstract."""
+    f = current()
+    ranked = ranking.cosine(f.X, f.vectorize([text]), limit, columns=f.columns)
+    return Result(_papers(f, ranked))
+
+
+class _Cache:
+    """A small thread-safe LRU for recommendation results."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self.items: OrderedDict = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key):
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+_cache = _Cache()
+
+
+def recommend(
+    seeds: Seeds,
+    *,
+    limit: int,
+    C: float | None = None,
+    filters: Filters = NO_FILTERS,
+    include_tagged: bool = False,
+) -> Result:
+    """Rank papers with an SVM trained on positives vs negatives (+ sampled others).
+
+    The seeds' papers (positive, negative and hidden) are left out of the results unless
+    `include_tagged`; hidden ones are never learned from. No positives: no results."""
+    f = current()
+    cfg = current_app.config
+    C = float(cfg["SVM_C"] if C is None else C)
+    pos = [f.index[p] for p in seeds.positive if p in f.index]
+    if not seeds.positive:
+        return Result([], [])
+    neg = [f.index[p] for p in seeds.negative if p in f.index]
+    hidden = [] if include_tagged else [f.index[p] for p in seeds.hidden if p in f.index]
+    since = filters.since
+    key = (f.build_id, tuple(sorted(pos)), tuple(sorted(neg)), tuple(sorted(hidden)), C,
+           None if since is None else int(since.timestamp()) // 3600, filters.category,
+           tuple(sorted(filters.exclude)), include_tagged, limit)  # fmt: skip
+    ranked = _cache.get(key)
+    if ranked is None:
+        exclude = hidden if include_tagged else pos + neg + hidden
+        ranked = ranking.svm(
+            f.X, np.array(pos), np.array(neg), k=limit, C=C,
+            n_sampled=int(cfg["SVM_NEGATIVES"]), allowed=allowed_rows(f, filters, exclude),
+            vocabulary=f.vocabulary,
+        )  # fmt: skip
+        _cache.put(key, ranked)
+    return Result(_papers(f, ranked), _words(ranked))
+
+
+def _words(ranked: ranking.Ranking) -> list[dict]:
+    return [{"word": w, "weight": round(x, 4)} for w, x in (ranked.words or [])]
+
+
+def paper_words(paper: Paper, n: int = 20) -> list[dict]:
+    """A paper's strongest TF-IDF terms (why it is represented as it is)."""
+    f = current()
+    row = paper_vector(f, paper).tocsr()
+    order = np.argsort(-row.data)[:n]
+    return [
+        {"word": f.vocabulary[row.indices[i]], "weight": round(float(row.data[i]), 4)}
+        for i in order
+    ]

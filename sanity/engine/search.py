@@ -1,0 +1,167 @@
+"""Keyword search behind one small interface: SQLite FTS5 or PostgreSQL full text.
+
+User input never reaches the index's query syntax: `sanity.query` cuts it into plain
+alphanumeric words and quoted phrases, and the query is built from those alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, column, func, literal, literal_column, select, table, text
+
+from sanity.db import db, is_sqlite
+from sanity.models import Paper, SavedSearch
+from sanity.papers import NEWEST_FIRST, NO_FILTERS, Filters, in_category
+from sanity.query import WORD, Query, parse_query
+from sanity.timeutil import as_utc
+
+# ---- SQLite FTS5 ----
+
+fts = table("papers_fts", column("rowid"))
+
+
+def _fts_match(query: Query, any_word: bool = False) -> str:
+    quoted = [f'"{w}"' for w in query.words] + ['"' + " ".join(p) + '"' for p in query.phrases]
+    return (" OR " if any_word else " ").join(quoted)
+
+
+def _sqlite_select(query: Query, any_word: bool) -> tuple[Select, object]:
+    # bm25 is lower-is-better; title matches weigh 10x, authors 5x an abstract match
+    score = -literal_column("bm25(papers_fts, 10.0, 1.0, 5.0)")
+    base = (
+        select(Paper)
+        .join(fts, literal_column("papers_fts.rowid") == literal_column("papers.rowid"))
+        .where(literal_column("papers_fts").op("MATCH")(_fts_match(query, any_word)))
+    )
+    return base, score
+
+
+# ---- PostgreSQL full text ----
+
+
+def _pg_tsquery(query: Query, any_word: bool) -> str:
+    parts = list(query.words) + ["(" + " <-> ".join(p) + ")" for p in query.phrases]
+    return (" | " if any_word else " & ").join(parts)
+
+
+def _pg_select(query: Query, any_word: bool) -> tuple[Select, object]:
+    tsq = func.to_tsquery("english", _pg_tsquery(query, any_word))
+    vector = literal_column("papers.search_vector")
+    base = select(Paper).where(vector.op("@@")(tsq))
+    return base, func.ts_rank_cd(vector, tsq)
+
+
+def _is_category(token: str) -> bool:
+    found = select(Paper.id).where(Paper.primary_category == token).limit(1)
+    return db.session.scalar(found) is not None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Which page of results, and where counting stops."""
+
+    page: int = 1
+    per_page: int = 25
+    cap: int = 1000
+
+
+FIRST_PAGE = Slice()
+
+
+def search(
+    query: Query, filters: Filters = NO_FILTERS, page: Slice = FIRST_PAGE
+) -> tuple[list[tuple[Paper, float]], int]:
+    """Rank papers for a parsed query within `filters`: ([(paper, score)], total capped).
+
+    An arXiv id in the query puts that paper first. If requiring every word finds nothing, the
+    search falls back to any word. Filters apply in the query, before the page is cut.
+    """
+    first = db.session.get(Paper, query.paper_id) if query.paper_id else None
+    if first is not None and first.id in filters.exclude:
+        first = None
+    categories = []
+    for token in query.maybe_categories:
+        if _is_category(token):  # cs.LG in the query filters by category
+            categories.append(token)
+        else:
+            query.phrases.append(WORD.findall(token.lower()))
+    results, total = [], 0
+    if not query.empty:
+        for any_word in (False, True):
+            base, score = (_sqlite_select if is_sqlite() else _pg_select)(query, any_word)
+            results, total = _page(_filtered(base, filters, categories), score, page)
+            if total or len(query.words) + len(query.phrases) < 2:
+                break
+    elif (categories or filters.category) and not first:
+        base = _filtered(select(Paper), filters, categories)
+        results, total = _page(base, None, page)
+    if first is not None:
+        results = [(p, s) for p, s in results if p.id != first.id]
+        if page.page == 1:
+            results = [(first, 1.0)] + results[: page.per_page - 1]
+        total = min(page.cap, total + 1)
+    return results, total
+
+
+def _filtered(base: Select, filters: Filters, categories: list[str]) -> Select:
+    for category in categories:
+        base = base.where(in_category(category))
+    return filters.apply(base)
+
+
+def _page(base: Select, score, page: Slice) -> tuple[list[tuple[Paper, float]], int]:
+    """One page of `base` by score (or newest first without one), and the capped total."""
+    count_query = select(func.count()).select_from(
+        base.with_only_columns(Paper.id).limit(page.cap).subquery()
+    )
+    total = db.session.scalar(count_query) or 0
+    if total == 0:
+        return [], 0
+    if score is None:
+        ranked = base.add_columns(literal(1.0)).order_by(*NEWEST_FIRST)
+    else:
+        ranked = base.add_columns(score.label("score")).order_by(
+            score.desc(), Paper.published.desc()
+        )
+    rows = db.session.execute(ranked.limit(page.per_page).offset((page.page - 1) * page.per_page))
+    return [(paper, round(float(s), 6)) for paper, s in rows], total
+
+
+def rebuild_index() -> None:
+    """Rebuild the full-text index from the papers table (`sanity compute`)."""
+    if not is_sqlite():
+        # PostgreSQL keeps the stored tsvector and its GIN index current by itself; a REINDEX
+        # would lock every search out while it runs.
+        return
+    db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
+    db.session.commit()
+
+
+# ---- saved searches ----
+
+MATCHES_SCANNED = 1000  # a saved search looks at its best 1000 results
+
+
+def new_matches(saved: SavedSearch, limit: int = 100) -> list[Paper]:
+    """Papers matching a saved search that were added since it was last seen, newest first."""
+    results, _ = search(
+        parse_query(saved.query),
+        Filters(category=saved.category),
+        Slice(per_page=MATCHES_SCANNED, cap=MATCHES_SCANNED),
+    )
+    fresh = [p for p, _ in results if as_utc(p.added) > as_utc(saved.seen)]
+    fresh.sort(key=lambda p: (p.published, p.id), reverse=True)
+    return fresh[:limit]
+
+
+def matches(saved: SavedSearch, days: float, now: datetime, limit: int = 50) -> list[Paper]:
+    """Recent matches of a saved search (for its feed), newest first."""
+    results, _ = search(
+        parse_query(saved.query),
+        Filters(days=days, now=now, category=saved.category),
+        Slice(per_page=MATCHES_SCANNED, cap=MATCHES_SCANNED),
+    )
+    papers = sorted((p for p, _ in results), key=lambda p: (p.published, p.id), reverse=True)
+    return papers[:limit]

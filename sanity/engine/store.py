@@ -1,0 +1,180 @@
+"""Where feature builds live: atomic save into `DATA_DIR/features/<build_id>/`, memory-mapped
+load, and a per-process cache that swaps in a newer build when `CURRENT` names one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from sanity.engine.features import Features, Params
+
+CURRENT = "CURRENT"
+
+log = logging.getLogger(__name__)
+
+
+def features_dir(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "features"
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) -> Path:
+    """Write a build to a temp directory, rename it into place, then switch CURRENT to it."""
+    root = features_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / features.build_id
+    tmp = root / f".{features.build_id}.tmp-{os.getpid()}"
+    try:
+        tmp.mkdir()
+        X = features.X
+        for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
+            np.save(tmp / f"X.{name}.npy", getattr(X, name))
+        columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
+        for name in ("data", "indices", "indptr"):
+            np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
+        del columns
+        for name in ("idf", "published", "updated"):
+            np.save(tmp / f"{name}.npy", getattr(features, name))
+        meta = {
+            "shape": list(X.shape),
+            "build_id": features.build_id,
+            "vocab_id": features.vocab_id,
+            "fitted_docs": features.fitted_docs,
+            "params": asdict(features.params),
+            "vocabulary": features.vocabulary,
+            "ids": features.ids,
+            "categories": features.categories,
+        }
+        _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
+        for path in tmp.iterdir():  # flush the matrix and arrays too before publishing
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+        os.rename(tmp, final)
+        pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
+        _fsync_write(pointer, features.build_id.encode())
+        os.replace(pointer, root / CURRENT)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if exc.errno is None:  # numpy's short write: "N requested and M written"
+            raise OSError(f"{exc} in {root} (is the disk full?)") from exc
+        raise
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(root, keep=[features.build_id], keep_builds=keep_builds)
+    store = _stores.get(str(data_dir))
+    if store is not None:
+        store.invalidate()  # this process sees its own build at once
+    return final
+
+
+def _prune(root: Path, keep: list[str], keep_builds: int) -> None:
+    builds = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+    for old in builds[:-keep_builds]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+    for tmp in root.glob(".*.tmp-*"):
+        if time.time() - tmp.stat().st_mtime > 3600:
+            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
+
+
+def current_build_id(data_dir: str | os.PathLike) -> str | None:
+    try:
+        return (features_dir(data_dir) / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features | None:
+    """Load a build (the current one by default); None if there is none yet."""
+    build_id = build_id or current_build_id(data_dir)
+    if not build_id:
+        return None
+    path = features_dir(data_dir) / build_id
+    meta = json.loads((path / "meta.json").read_text())
+    known = set(Params.__dataclass_fields__)
+    return Features(
+        build_id=meta["build_id"],
+        vocab_id=meta["vocab_id"],
+        X=_load_matrix(path, meta),
+        columns=_load_matrix(path, meta, "XT") if (path / "XT.data.npy").exists() else None,
+        vocabulary=meta["vocabulary"],
+        idf=np.load(path / "idf.npy"),
+        ids=meta["ids"],
+        published=np.load(path / "published.npy"),
+        updated=np.load(path / "updated.npy"),
+        categories=meta["categories"],
+        params=Params(**{k: v for k, v in meta["params"].items() if k in known}),
+        fitted_docs=meta["fitted_docs"],
+    )
+
+
+def _load_matrix(path: Path, meta: dict, name: str = "X") -> sp.csr_matrix:
+    """The TF-IDF matrix (or its transpose), memory-mapped read-only: every web worker on the
+    machine shares one copy in the page cache, and a new build is ready without reading it
+    all first."""
+    parts = ("data", "indices", "indptr")
+    data, indices, indptr = (np.load(path / f"{name}.{p}.npy", mmap_mode="r") for p in parts)
+    shape = tuple(meta["shape"]) if name == "X" else tuple(reversed(meta["shape"]))
+    return sp.csr_matrix((data, indices, indptr), shape=shape, copy=False)
+
+
+class FeatureStore:
+    """Per-process cache of the current build; swaps in a newer build when one appears."""
+
+    CHECK_SECONDS = 1.0
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self._features: Features | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        self._checked = 0.0
+
+    def get(self) -> Features | None:
+        now = time.monotonic()
+        if self._features is not None and now - self._checked < self.CHECK_SECONDS:
+            return self._features
+        wanted = current_build_id(self.data_dir)
+        self._checked = now
+        if wanted is None or (self._features and self._features.build_id == wanted):
+            return self._features
+        # One thread loads; the others keep serving the old build meanwhile.
+        if not self._lock.acquire(blocking=self._features is None):
+            return self._features
+        try:
+            if not self._features or self._features.build_id != wanted:
+                try:
+                    self._features = load(self.data_dir, wanted)
+                    log.info("features: loaded build %s (%d docs)", wanted, self._features.n)
+                except FileNotFoundError:  # pruned between reading CURRENT and loading
+                    self._checked = 0.0
+        finally:
+            self._lock.release()
+        return self._features
+
+
+_stores: dict[str, FeatureStore] = {}
+_stores_lock = threading.Lock()
+
+
+def store_for(data_dir: str) -> FeatureStore:
+    with _stores_lock:
+        return _stores.setdefault(data_dir, FeatureStore(data_dir))

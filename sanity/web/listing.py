@@ -1,0 +1,327 @@
+"""The paper list: its URL parameters and how each rank mode fills one page.
+
+Every view of the list lives in the URL (q, rank, pid, tags, days, category, hide, C, page), so
+a page can be bookmarked and shared, and every link it renders keeps the rest of the state.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import abort, current_app, url_for
+from sqlalchemy import func, select
+
+from sanity import engine
+from sanity.accounts.tags import TagDict, UnknownTag, tagged_ids, training_sets, user_tags
+from sanity.db import db
+from sanity.engine.search import Slice, search
+from sanity.models import Paper
+from sanity.papers import Filters, get_paper, papers_select
+from sanity.query import QueryError, parse_query
+from sanity.timeutil import as_utc
+
+RANKS = ("time", "search", "similar", "tags", "random")
+WINDOWS = [("latest", "latest day"), ("3", "3 days"), ("7", "week"), ("30", "month")]
+WINDOW_PHRASES = {
+    "latest": "from the latest announcement day",
+    "3": "from the last 3 days",
+    "7": "from the last week",
+    "30": "from the last month",
+}
+RANKED_LIMIT = 200  # similar/recommended papers fetched at once; pages slice them
+MAX_RANKED = 1000
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass
+class ListArgs:
+    """The paper list's state, parsed from and rendered back into the URL."""
+
+    q: str = ""
+    rank: str = "time"
+    pid: str = ""
+    tags: list[str] = field(default_factory=list)
+    days: str = ""
+    category: str = ""
+    page: int = 1
+    hide: bool = False
+    C: float | None = None
+
+    def implied_rank(self) -> str:
+        if self.q:
+            return "search"
+        if self.pid:
+            return "similar"
+        return "tags" if self.tags else "time"
+
+    def params(self, **changes) -> dict:
+        """Query parameters for a link: this state with `changes`, defaults left out."""
+        values = {
+            "q": self.q,
+            "rank": self.rank,
+            "pid": self.pid,
+            "tags": ",".join(self.tags),
+            "days": self.days,
+            "category": self.category,
+            "hide": "1" if self.hide else "",
+            "C": "" if self.C is None else f"{self.C:g}",
+            "page": self.page,
+        } | changes
+        implied = ListArgs(
+            q=values["q"], pid=values["pid"], tags=[t for t in [values["tags"]] if t]
+        )
+        if values["rank"] == implied.implied_rank():
+            values["rank"] = ""
+        if str(values["page"]) == "1":
+            values["page"] = ""
+        return {k: v for k, v in values.items() if v not in ("", None)}
+
+    def url(self, **changes) -> str:
+        return url_for("papers.index", **self.params(**changes))
+
+    @property
+    def window_phrase(self) -> str:
+        return WINDOW_PHRASES.get(self.days) or f"from the last {self.days} days"
+
+
+def parse_args(args) -> ListArgs:
+    """ListArgs from request.args; a 400 names the first bad parameter."""
+    out = ListArgs(
+        q=(args.get("q") or "").strip(),
+        pid=(args.get("pid") or "").strip(),
+        tags=split_tags(args.getlist("tags")),
+        days=(args.get("days") or "").strip().lower(),
+        category=(args.get("category") or "").strip(),
+        hide=(args.get("hide") or "").lower() in _TRUE,
+    )
+    out.rank = (args.get("rank") or "").strip().lower() or out.implied_rank()
+    if out.rank not in RANKS:
+        abort(400, "rank must be one of: " + ", ".join(RANKS))
+    if out.days and out.days != "latest":
+        try:
+            days = float(out.days)
+        except ValueError:
+            abort(400, "days must be a number of days or 'latest'")
+        if not 0 < days <= 100_000:
+            abort(400, "days must be a positive number")
+        out.days = f"{days:g}"
+    if len(out.category) > 64 or any(c.isspace() for c in out.category):
+        abort(400, "category must be an arXiv category such as cs.LG")
+    out.page = min(max(args.get("page", 1, type=int) or 1, 1), 100_000)
+    out.C = c_arg(args.get("C"))
+    return out
+
+
+def split_tags(values: list[str]) -> list[str]:
+    """tags=a,b or tags=a&tags=b (checkboxes) alike: names in order, without repeats."""
+    names = (part.strip() for value in values for part in value.split(","))
+    return list(dict.fromkeys(n for n in names if n))
+
+
+def c_arg(raw: str | None) -> float | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        abort(400, "C must be a number")
+    if not 1e-4 <= value <= 1e4:
+        abort(400, "C must be between 0.0001 and 10000")
+    return value
+
+
+def window_days(days: str, now: datetime) -> float | None:
+    """The window in days before `now`; "latest" is the 24 hours up to the newest paper."""
+    if not days:
+        return None
+    if days != "latest":
+        return float(days)
+    newest = as_utc(db.session.scalar(select(func.max(Paper.published))))
+    if newest is None:
+        return None
+    return (now - (newest - timedelta(days=1))).total_seconds() / 86400
+
+
+@dataclass
+class Page:
+    """One page of a list: (paper, score or None) items and what is needed to page through."""
+
+    items: list[tuple[Paper, float | None]]
+    page: int
+    per_page: int
+    total: int
+    capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def start(self) -> int:
+        return (self.page - 1) * self.per_page + 1
+
+
+@dataclass
+class Listing:
+    """What the list page shows: a page of papers and the notes around it."""
+
+    args: ListArgs
+    viewer: Viewer
+    page: Page
+    notice: str | None = None  # e.g. "no papers in the window: showing the newest"
+    problem: str | None = None  # why nothing can be shown (log in, no tags, no features)
+    reference: Paper | None = None  # the paper of rank=similar
+    words: list[dict] | None = None  # the model's words for rank=tags
+    chosen_tags: list[str] = field(default_factory=list)
+
+    @property
+    def positive_words(self) -> list[dict]:
+        return [w for w in self.words or [] if w["weight"] > 0]
+
+    @property
+    def negative_words(self) -> list[dict]:
+        return sorted((w for w in self.words or [] if w["weight"] < 0), key=lambda w: w["weight"])
+
+
+class Viewer:
+    """The logged-in user and their tags, read at most once per request."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+        self._tags: TagDict | None = None
+
+    @property
+    def tags(self) -> TagDict:
+        if self._tags is None:
+            self._tags = user_tags(self.user) if self.user is not None else {}
+        return self._tags
+
+    def tagged(self) -> frozenset[str]:
+        return frozenset(tagged_ids(self.tags))
+
+
+def per_page() -> int:
+    return int(current_app.config["PAPERS_PER_PAGE"])
+
+
+def _sliced(items: list, args: ListArgs, capped: bool = False) -> Page:
+    size = per_page()
+    chunk = items[(args.page - 1) * size : args.page * size]
+    return Page(chunk, args.page, size, len(items), capped)
+
+
+def _ranked_limit(args: ListArgs) -> int:
+    return min(MAX_RANKED, max(RANKED_LIMIT, args.page * per_page()))
+
+
+def list_time(out: Listing, filters: Filters) -> Page | None:
+    """Newest first (or random), optionally without the papers the user already tagged."""
+    args = out.args
+    query = papers_select(args.rank, filters)
+    found = db.paginate(query, page=args.page, per_page=per_page(), error_out=False)
+    return Page([(p, None) for p in found.items], args.page, per_page(), found.total or 0)
+
+
+def list_search(out: Listing, filters: Filters) -> Page | None:
+    """Relevance-ranked keyword search (an arXiv id puts that paper first)."""
+    args, cfg = out.args, current_app.config
+    if not args.q:
+        out.notice = "Type words, authors or an arXiv id into the search box."
+        return list_time(out, filters)
+    try:
+        query = parse_query(args.q, int(cfg["SEARCH_MAX_QUERY_LENGTH"]))
+    except QueryError as exc:
+        abort(400, str(exc))
+    cap = int(cfg["SEARCH_TOTAL_CAP"])
+    results, total = search(query, filters, Slice(args.page, per_page(), cap))
+    return Page(results, args.page, per_page(), total, capped=total >= cap)
+
+
+def list_similar(out: Listing, filters: Filters) -> Page | None:
+    """Papers most similar to the paper `pid`, best first."""
+    args = out.args
+    if not args.pid:
+        abort(400, "rank=similar needs pid, the arXiv id of a paper")
+    out.reference = get_paper(args.pid)
+    result = engine.similar_to_paper(out.reference, _ranked_limit(args), filters)
+    return _sliced(result.papers, args)
+
+
+def list_tags(out: Listing, filters: Filters) -> Page | None:
+    """SVM recommendations for one, several or all of the user's tags."""
+    args = out.args
+    if out.viewer.user is None:
+        out.problem = "login"
+        return None
+    try:
+        sets = training_sets(out.viewer.tags, args.tags)
+    except UnknownTag:
+        missing = next(n for n in args.tags if n not in out.viewer.tags)
+        out.problem = f"You have no tag named “{missing}”."
+        return None
+    out.chosen_tags = sets.names
+    if not sets.positive:
+        out.problem = "notags"
+        return None
+    result = engine.recommend(
+        sets, limit=_ranked_limit(args), C=args.C, filters=filters.but(exclude=frozenset())
+    )
+    out.words = result.words
+    return _sliced(result.papers, args)
+
+
+MODES = {
+    "time": list_time,
+    "random": list_time,
+    "search": list_search,
+    "similar": list_similar,
+    "tags": list_tags,
+}
+
+
+def run(args: ListArgs, viewer: Viewer, now: datetime) -> Listing:
+    """Fill the page for the chosen rank mode; an empty time window falls back to any time."""
+    out = Listing(args, viewer, Page([], args.page, per_page(), 0))
+    mode = MODES[args.rank]
+    hidden = viewer.tagged() if args.hide and viewer.user is not None else frozenset()
+    try:
+        days = window_days(args.days, now)
+        filters = Filters(days=days, now=now, category=args.category or None, exclude=hidden)
+        found = mode(out, filters)
+        if found is not None and found.total == 0 and days is not None:
+            what = "results" if args.rank in ("search", "similar", "tags") else "papers"
+            instead = "results from any time" if what == "results" else "the newest papers"
+            out.notice = f"No {what} {args.window_phrase}. Showing {instead} instead."
+            found = mode(out, filters.but(days=None))
+        out.page = found or out.page
+    except engine.EngineUnavailable:
+        out.problem = "engine"
+    return out
+
+
+def top_categories(limit: int = 40, ttl: float = 600.0) -> list[str]:
+    """The most common primary categories (cached per app for `ttl` seconds)."""
+    cache = current_app.extensions.setdefault("sanity.categories", {})
+    if cache.get("expires", 0) > time.monotonic():
+        return cache["value"]
+    count = func.count().label("n")
+    rows = db.session.execute(
+        select(Paper.primary_category, count)
+        .where(Paper.primary_category != "")
+        .group_by(Paper.primary_category)
+        .order_by(count.desc())
+        .limit(limit)
+    )
+    value = sorted(name for name, _ in rows)
+    cache.update(value=value, expires=time.monotonic() + ttl)
+    return value
