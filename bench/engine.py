@@ -71,8 +71,8 @@ def measure_in_process(app, seeds: dict) -> dict[str, tuple[float, float]]:
     from sanity import engine
     from sanity.db import db
     from sanity.engine.search import search
-    from sanity.query import parse_query
     from sanity.models import Paper
+    from sanity.query import parse_query
 
     out = {}
     with app.app_context():

@@ -15,10 +15,9 @@ from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.engine import jobs
 from sanity.leases import DIGEST_LOCK, Lease
-from sanity.scheduler import digest_job
-from sanity.mail import digest, links
+from sanity.mail import links
 from sanity.models import DigestSent, Paper
-from sanity.scheduler import build_scheduler
+from sanity.scheduler import build_scheduler, digest_job
 from sanity.timeutil import as_utc
 from tests.factories import BASE_TIME, csrf_from, make_paper, topical_papers
 from tests.smtp_server import SmtpServer, free_port
