@@ -80,15 +80,6 @@ def parse_id(text: str) -> tuple[str, int | None]:
     return pid, int(version) if version else None
 
 
-def is_arxiv_id(text: str) -> bool:
-    """True if text parses as an arXiv id (any form)."""
-    try:
-        parse_id(text)
-    except ValueError:
-        return False
-    return True
-
-
 def abs_url(pid: str) -> str:
     return f"https://arxiv.org/abs/{pid}"
 

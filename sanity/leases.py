@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -152,6 +155,33 @@ class Lease:
         (never with uncommitted work, since renewing commits)."""
         if self.clock.monotonic() - self.renewed >= self.seconds / 3:
             self.renew()
+
+    @contextmanager
+    def kept_alive(self) -> Iterator[Lease]:
+        """Renew this (acquired) lease from a thread every third of its length until the block
+        ends, then release it: for long jobs without checkpoints, whose lease would otherwise
+        expire and let a second run start beside them."""
+        app = current_app._get_current_object()
+        stop = threading.Event()
+
+        def heartbeat() -> None:
+            with app.app_context():
+                while not stop.wait(self.seconds / 3):
+                    try:
+                        self.renew()
+                    except Exception:
+                        log.exception("%s lock: renewing the lease failed", self.name)
+                    finally:
+                        db.session.remove()
+
+        thread = threading.Thread(target=heartbeat, name=f"{self.name}-lease", daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            stop.set()
+            thread.join()
+            self.release()
 
     def release(self) -> None:
         db.session.rollback()

@@ -63,8 +63,15 @@ def wait_for(predicate, timeout: float = 30.0, interval: float = 0.2):
     raise TimeoutError("condition not met in time")
 
 
-def stop(proc: subprocess.Popen, sig: int, timeout: float = 15) -> tuple[str, str]:
-    """Signal a process, wait for it, and collect (and close) its output pipes."""
+def stop(proc: subprocess.Popen, sig: int, timeout: float = 60) -> tuple[str, str]:
+    """Signal a process, wait for it, and collect (and close) its output pipes; one that does
+    not stop in time is killed (and reaped) before the timeout is raised, so that it never
+    outlives its test."""
     if proc.poll() is None:
         proc.send_signal(sig)
-    return proc.communicate(timeout=timeout)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise

@@ -8,10 +8,8 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask import Flask, current_app
 from sqlalchemy import func, select
@@ -58,32 +56,10 @@ def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
     yield from (_doc(row) for row in db.session.execute(query))
 
 
-@contextmanager
-def _held(wait: float = 0.0) -> Iterator[Lease]:
-    """Hold the features lock for a build, renewing it from a thread: a build has no natural
-    checkpoints, and an expired lease would let a second build start beside this one."""
-    lease = Lease.for_job(FEATURES_LOCK, get_clock()).acquire(wait=wait)
-    app = current_app._get_current_object()
-    stop = threading.Event()
-
-    def heartbeat() -> None:
-        with app.app_context():
-            while not stop.wait(lease.seconds / 3):
-                try:
-                    lease.renew()
-                except Exception:
-                    log.exception("features lock: renewing the lease failed")
-                finally:
-                    db.session.remove()
-
-    thread = threading.Thread(target=heartbeat, name="features-lease", daemon=True)
-    thread.start()
-    try:
-        yield lease
-    finally:
-        stop.set()
-        thread.join()
-        lease.release()
+def _held(wait: float = 0.0):
+    """Hold the features lock for a build (waiting up to `wait` for a running one), renewed
+    from a thread: a build has no checkpoints between which to renew it."""
+    return Lease.for_job(FEATURES_LOCK, get_clock()).acquire(wait=wait).kept_alive()
 
 
 def full_build() -> Features | None:

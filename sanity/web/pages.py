@@ -11,7 +11,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
 from sanity import engine
-from sanity.db import db
+from sanity.db import db, is_sqlite
 from sanity.models import CrawlRun, Paper, Tag, TagPaper
 from sanity.papers import stats_dict
 from sanity.timeutil import as_utc, get_clock
@@ -79,7 +79,7 @@ def papers_per_day(end: date, days: int) -> list[tuple[date, int]]:
     lo = datetime.combine(start, time(), UTC)
     hi = datetime.combine(end + timedelta(days=1), time(), UTC)
     published = Paper.published
-    if db.engine.dialect.name == "postgresql":
+    if not is_sqlite():
         published = func.timezone("UTC", Paper.published)
     day = func.date(published).label("day")
     rows = db.session.execute(

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from limits.storage import Storage
 from sqlalchemy.dialects import postgresql, sqlite
 
-from sanity.db import db
+from sanity.db import db, is_sqlite
 from sanity.models import RateLimitCounter
 
 log = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class DatabaseStorage(Storage):
 
     def incr(self, key: str, expiry: int, amount: int = 1) -> int:
         now = time.time()
-        dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+        dialect = sqlite if is_sqlite() else postgresql
         expired = COUNTERS.c.expires_at <= now
         statement = (
             dialect.insert(COUNTERS)
