@@ -147,7 +147,7 @@ def parse_feed(content: bytes) -> FeedPage:
     return FeedPage(
         total=int(feed.get("opensearch_totalresults") or 0),
         start=int(feed.get("opensearch_startindex") or 0),
-        entries=[_entry_record(e) for e in entries],
+        entries=[entry_record(e) for e in entries],
     )
 
 
@@ -156,7 +156,7 @@ def _harmless(exc: Exception | None) -> bool:
     return isinstance(exc, feedparser.CharacterEncodingOverride)
 
 
-def _entry_record(entry) -> PaperRecord:
+def entry_record(entry) -> PaperRecord:
     pid, version = parse_id(entry.get("id", ""))
     primary = (entry.get("arxiv_primary_category") or {}).get("term")
     categories = [t["term"] for t in entry.get("tags", []) if t.get("term")]

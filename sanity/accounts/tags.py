@@ -214,19 +214,3 @@ def training_sets(tags: TagDict, names: list[str]) -> TrainingSets:
     negative = {pid for entry in tags.values() for pid in entry["negative"]} - positive
     hidden = tagged_ids(tags) - positive - negative
     return TrainingSets(chosen, sorted(positive), sorted(negative), sorted(hidden))
-
-
-def tags_of_papers(user: User, paper_ids: list[str]) -> dict[str, list[tuple[str, bool]]]:
-    """For a page of papers: paper id -> [(tag, negative)], for the tag controls."""
-    if not paper_ids:
-        return {}
-    rows = db.session.execute(
-        select(TagPaper.paper_id, Tag.name, TagPaper.negative)
-        .join(Tag, Tag.id == TagPaper.tag_id)
-        .where(Tag.user_id == user.id, TagPaper.paper_id.in_(paper_ids))
-        .order_by(Tag.name)
-    )
-    out: dict[str, list[tuple[str, bool]]] = {}
-    for pid, name, negative in rows:
-        out.setdefault(pid, []).append((name, negative))
-    return out

@@ -161,17 +161,23 @@ def recommend(
     neg = [f.index[p] for p in seeds.negative if p in f.index]
     hidden = [] if include_tagged else [f.index[p] for p in seeds.hidden if p in f.index]
     since = filters.since
-    key = (f.build_id, tuple(sorted(pos)), tuple(sorted(neg)), tuple(sorted(hidden)), C,
-           None if since is None else int(since.timestamp()) // 3600, filters.category,
-           tuple(sorted(filters.exclude)), include_tagged, limit)  # fmt: skip
+    hour = None if since is None else int(since.timestamp()) // 3600
+    seeds_key = (tuple(sorted(pos)), tuple(sorted(neg)), tuple(sorted(hidden)))
+    filters_key = (hour, filters.category, tuple(sorted(filters.exclude)))
+    key = (f.build_id, seeds_key, filters_key, C, include_tagged, limit)
     ranked = _cache.get(key)
     if ranked is None:
         exclude = hidden if include_tagged else pos + neg + hidden
         ranked = ranking.svm(
-            f.X, np.array(pos), np.array(neg), k=limit, C=C,
-            n_sampled=int(cfg["SVM_NEGATIVES"]), allowed=allowed_rows(f, filters, exclude),
+            f.X,
+            np.array(pos),
+            np.array(neg),
+            k=limit,
+            C=C,
+            n_sampled=int(cfg["SVM_NEGATIVES"]),
+            allowed=allowed_rows(f, filters, exclude),
             vocabulary=f.vocabulary,
-        )  # fmt: skip
+        )
         _cache.put(key, ranked)
     return Result(_papers(f, ranked), _words(ranked))
 

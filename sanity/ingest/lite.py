@@ -19,7 +19,7 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sanity.arxiv import FeedError, PaperRecord, _entry_record
+from sanity.arxiv import FeedError, PaperRecord, entry_record
 from sanity.db import db
 from sanity.ingest.upsert import check_storable, upsert_papers
 
@@ -165,7 +165,7 @@ def lite_record(key: str, value: object) -> PaperRecord:
     entry = dict(value)
     if not entry.get("id"):
         entry["id"] = f"{entry.get('_id') or key}v{entry.get('_version') or 1}"
-    record = _entry_record(entry)  # lite stored exactly what the API parser reads
+    record = entry_record(entry)  # lite stored exactly what the API parser reads
     check_storable(record)
     return record
 

@@ -296,8 +296,15 @@ def run(dry_run: bool = False, echo: Callable[[str], None] | None = None) -> Run
         return stats
     lease = Lease.for_job(DIGEST_LOCK, clock)
     with contextlib.nullcontext() if dry_run else lease, Mailer() as mailer:
-        batch = _Batch(window, int(cfg["DIGEST_MAX_PAPERS"]), _engine_ready(), mailer, stats,
-                       dry_run, echo or log.info)  # fmt: skip
+        batch = _Batch(
+            window=window,
+            limit=int(cfg["DIGEST_MAX_PAPERS"]),
+            use_engine=_engine_ready(),
+            mailer=mailer,
+            stats=stats,
+            dry_run=dry_run,
+            echo=echo or log.info,
+        )
         for user in users:
             if not dry_run:
                 lease.keep()
