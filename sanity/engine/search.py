@@ -6,7 +6,7 @@ alphanumeric words and quoted phrases, and the query is built from those alone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Select, column, func, literal, literal_column, select, table, text
@@ -81,12 +81,13 @@ def search(
     first = db.session.get(Paper, query.paper_id) if query.paper_id else None
     if first is not None and first.id in filters.exclude:
         first = None
-    categories = []
+    categories, phrases = [], list(query.phrases)
     for token in query.maybe_categories:
         if _is_category(token):  # cs.LG in the query filters by category
             categories.append(token)
         else:
-            query.phrases.append(WORD.findall(token.lower()))
+            phrases.append(WORD.findall(token.lower()))
+    query = replace(query, phrases=phrases)  # the caller's query stays as parsed
     results, total = [], 0
     if not query.empty:
         for any_word in (False, True):
