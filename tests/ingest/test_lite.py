@@ -20,7 +20,7 @@ from sanity.ingest import lite as import_lite
 from sanity.models import Paper, Tag, TagPaper, User
 from tests.factories import make_paper
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 
 def sqlitedict(path: Path, table: str, mapping: dict, compress: bool = True) -> Path:
