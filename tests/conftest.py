@@ -1,4 +1,5 @@
-"""Shared fixtures: an app on SQLite and on PostgreSQL, a fake arXiv, a fake clock, factories."""
+"""Shared fixtures: an app (SQLite; both databases where marked), a fake arXiv on request, a fake
+clock and a CLI runner."""
 
 from __future__ import annotations
 
@@ -47,9 +48,24 @@ def reset_postgres(url: str) -> str:
     return scoped.render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use a database run on SQLite; marked `both_databases`, on PostgreSQL too.
+
+    A test (or module) that parametrizes `database_url` itself chooses its own databases.
+    """
+    if "database_url" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.definition.iter_markers("parametrize")
+    if any("database_url" in marker.args[0] for marker in chosen):
+        return
+    both = metafunc.definition.get_closest_marker("both_databases")
+    kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
+    metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture
 def database_url(request, tmp_path) -> str:
-    """A fresh, empty database of each kind."""
+    """A fresh, empty database of the kind the test is parametrized with."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return reset_postgres(postgres_url())
@@ -57,6 +73,7 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def arxiv():
+    """The fake arXiv (export API and OAI-PMH); an `app` in the same test is pointed at it."""
     server = FakeArxiv().start()
     yield server
     server.stop()
@@ -68,19 +85,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(database_url, tmp_path, arxiv, clock, monkeypatch):
-    """An app on a migrated database, pointed at the fake arXiv, with a fake clock."""
+def app(request, database_url, tmp_path, clock, monkeypatch):
+    """An app on a migrated database with a fake clock.
+
+    It reaches the fake arXiv only in tests that use the `arxiv` fixture; elsewhere arXiv is
+    TestingConfig's closed port, so a test that crawls by accident fails fast.
+    """
     instance = tmp_path / "instance"
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(instance))
-    app = create_app(
-        TestingConfig,
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "ARXIV_API_URL": arxiv.url + "/api/query",
-            "ARXIV_OAI_URL": arxiv.url + "/oai",
-        },
-    )
+    overrides = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+    if "arxiv" in request.fixturenames:
+        server = request.getfixturevalue("arxiv")
+        overrides["ARXIV_API_URL"] = server.url + "/api/query"
+        overrides["ARXIV_OAI_URL"] = server.url + "/oai"
+    app = create_app(TestingConfig, overrides)
     app.extensions["sanity.clock"] = clock
     with app.app_context():
         upgrade()

@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from sanity.accounts import users as accounts
@@ -13,6 +14,8 @@ from sanity.db import db
 from sanity.models import Paper, Tag, TagPaper
 from sanity.timeutil import isoformat
 from tests.factories import BASE_TIME, make_paper, make_record, register
+
+pytestmark = pytest.mark.both_databases
 
 
 def bearer(name: str = "lib") -> dict[str, str]:

@@ -294,6 +294,7 @@ def test_reset_never_reveals_whether_an_account_exists(app, client, smtp):
     assert [r.recipients for r in smtp.received] == [["gus@example.org"], ["gus@example.org"]]
 
 
+@pytest.mark.both_databases
 def test_reset_requests_are_rate_limited(tmp_path, database_url, monkeypatch):
     """Too many reset requests from one address get 429."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
@@ -308,6 +309,7 @@ def test_reset_requests_are_rate_limited(tmp_path, database_url, monkeypatch):
         db.engine.dispose()
 
 
+@pytest.mark.both_databases
 def test_reset_mail_per_account_is_rate_limited(tmp_path, database_url, monkeypatch):
     """One account cannot be flooded with reset mail from many addresses."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))

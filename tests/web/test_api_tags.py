@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sanity.accounts import users as accounts
 from sanity.engine import jobs
 from tests.factories import make_paper, register, topical_papers
+
+pytestmark = pytest.mark.both_databases
 
 
 def bearer(name: str = "tess") -> dict[str, str]:

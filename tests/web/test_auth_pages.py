@@ -23,6 +23,7 @@ def login(client, username, password, remember=False, next_url=None):
     return client.post(url, data=data)
 
 
+@pytest.mark.both_databases
 def test_register_logs_in_and_usernames_are_unique_case_insensitively(client):
     """Sign-up creates the account and a session; 'ALICE' is then taken."""
     register(client, "Alice")
@@ -167,6 +168,7 @@ def test_profile_settings_and_tokens(client):
     assert anon.get("/api/tags", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
+@pytest.mark.both_databases
 def test_delete_account_removes_tags(client):
     """Deleting your account (with your password) removes it and its tags."""
     token = register(client, "kate", "kate password")
@@ -201,6 +203,7 @@ def test_security_headers_and_cookie_flags(client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.both_databases
 def test_failed_logins_are_rate_limited(tmp_path, database_url, monkeypatch):
     """Repeated failed logins for one user get 429 with Retry-After; the right one still waits."""
     from flask_migrate import upgrade

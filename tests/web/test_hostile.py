@@ -56,6 +56,7 @@ def test_paper_fields_are_inert_everywhere(client, payload):
     assert not parsed.bozo and no_live_markup(atom.decode(), payload) is None
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("payload", XSS)
 def test_tag_names_and_searches_are_inert(client, payload):
     """User-chosen tag names and search queries render escaped."""
@@ -81,6 +82,7 @@ def test_hostile_usernames_are_refused(client, payload):
     no_live_markup(response.get_data(as_text=True), payload)
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("payload", METACHARACTERS)
 def test_metacharacters_in_every_query_parameter(client, payload):
     """SQL and FTS metacharacters in parameters give 200 or a clean 400, and lose nothing."""
@@ -103,6 +105,7 @@ def test_path_tricks_in_ids(client, trick):
         assert b"root:" not in response.data
 
 
+@pytest.mark.both_databases
 def test_invalid_utf8_and_oversized_bodies(client):
     """Invalid UTF-8 is refused or replaced; bodies over the limit are 413 JSON."""
     response = client.post("/api/similar", data=b'{"text": "\xff\xfe"}',
@@ -131,6 +134,7 @@ def test_csrf_is_required_for_every_browser_write(client):
     assert client.get("/api/tags").get_json() == {"tags": {}, "negative": {}}
 
 
+@pytest.mark.both_databases
 def test_one_user_cannot_touch_anothers_things(client):
     """Tags, tokens, saved searches and feeds of one user are out of reach of another."""
     alice = accounts.create_user("alice", "alice password")

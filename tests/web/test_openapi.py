@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from sanity.accounts import users as accounts
 from sanity.engine import jobs
 from tests.factories import topical_papers
@@ -46,6 +48,7 @@ def test_spec_is_openapi_31_and_covers_every_api_route(app, client):
     assert routes <= documented, routes - documented
 
 
+@pytest.mark.both_databases
 def test_every_documented_endpoint_answers_as_described(app, client):
     """Walk the spec: each operation, with sample parameters, returns its documented shape."""
     topics = topical_papers(4)
