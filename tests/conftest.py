@@ -21,6 +21,20 @@ from tests.arxiv_server import FakeArxiv
 DEFAULT_PG = "postgresql+psycopg://sanity:sanity@127.0.0.1:5432/sanity_test"
 
 
+def clear_sanity_environment() -> None:
+    """Drop the caller's SANITY_* settings (the harness's SANITY_TEST_* aside).
+
+    Every app the tests build, and every `sanity` process they start, then sees only what the
+    test sets: `SANITY_ARXIV_QUERY=... make test` cannot change what a test proves.
+    """
+    for key in [k for k in os.environ if k.startswith("SANITY_")]:
+        if not key.startswith("SANITY_TEST_"):
+            del os.environ[key]
+
+
+clear_sanity_environment()  # at import: before any app or subprocess exists
+
+
 def postgres_url() -> str:
     return os.environ.get("SANITY_TEST_DATABASE_URL") or DEFAULT_PG
 
