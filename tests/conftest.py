@@ -1,5 +1,5 @@
 """Shared fixtures: an app (SQLite; both databases where marked), a fake arXiv on request, a fake
-clock and a CLI runner."""
+clock, a CLI runner and a login helper."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from flask_migrate import upgrade
 
 from config import TestingConfig
 from sanity import create_app
+from sanity.accounts import users as accounts
 from sanity.cli import main
 from sanity.db import db, normalize_url
 from sanity.timeutil import FakeClock
 from tests.arxiv_server import FakeArxiv
+from tests.factories import csrf_from
 
 DEFAULT_PG = "postgresql+psycopg://sanity:sanity@127.0.0.1:5432/sanity_test"
 
@@ -136,3 +138,23 @@ class CliRunner(FlaskCliRunner):
 @pytest.fixture
 def runner(app):
     return CliRunner(app)
+
+
+@pytest.fixture
+def login(app):
+    """log_in(client, name, password): sign the client in through the login form.
+
+    The account is created first if it does not exist. Returns the CSRF token for the client's
+    later form posts and X-CSRFToken headers.
+    """
+
+    def log_in(client, name: str = "alice", password: str = "correct horse") -> str:
+        if accounts.find_user(name) is None:
+            accounts.create_user(name, password)
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        data = {"csrf_token": token, "username": name, "password": password}
+        response = client.post("/login", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return token
+
+    return log_in

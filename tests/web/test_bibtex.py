@@ -9,7 +9,7 @@ import pytest
 
 from sanity.accounts import users as accounts
 from sanity.web import bibtex
-from tests.factories import make_paper, register
+from tests.factories import make_paper
 
 
 def paper(**overrides) -> SimpleNamespace:
@@ -246,10 +246,10 @@ def test_tag_bibtex_needs_auth_and_lists_positive_papers(client):
 
 
 @pytest.mark.both_databases
-def test_tag_bibtex_works_with_the_browser_session(client):
+def test_tag_bibtex_works_with_the_browser_session(client, login):
     """A logged-in browser downloads a tag's BibTeX (GET needs no CSRF token)."""
     pid = make_paper(title="Session paper").id
-    token = register(client, "sam")
+    token = login(client, "sam")
     client.put(f"/api/tags/reading list/papers/{pid}", headers={"X-CSRFToken": token})
     response = client.get("/api/tags/reading list/bibtex")
     assert response.status_code == 200 and f"eprint = {{{pid}}}" in response.get_data(True)

@@ -11,7 +11,7 @@ import pytest
 
 from sanity.engine import jobs
 from sanity.models import CrawlRun
-from tests.factories import make_paper, register, topical_papers
+from tests.factories import make_paper, topical_papers
 
 HOSTILE = '<script>alert("x")</script> & $\\alpha<\\beta$ "quoted"'
 
@@ -50,10 +50,10 @@ def test_public_pages_render(client, path):
     assert "Thank you to arXiv for use of its open access interoperability." in page
 
 
-def test_pages_have_no_inline_script_or_style(client):
+def test_pages_have_no_inline_script_or_style(client, login):
     """No inline <script>, style= or on*= attributes anywhere (the CSP forbids them)."""
     paper = make_paper()
-    token = register(client, "ivy")
+    token = login(client, "ivy")
     tag(client, token, "t", paper.id)
     for path in ["/", f"/paper/{paper.id}", "/tags", "/tags/t", "/stats", "/about", "/nope"]:
         page = text(client.get(path))
@@ -273,10 +273,10 @@ def test_anonymous_users_are_asked_to_log_in_to_tag(client):
 
 
 @pytest.mark.both_databases
-def test_logged_in_users_get_tag_controls_with_their_tags(client):
+def test_logged_in_users_get_tag_controls_with_their_tags(client, login):
     """Cards carry the tag form, chips for the paper's tags, and the user's tag names."""
     a, b = make_paper(), make_paper()
-    token = register(client, "carol")
+    token = login(client, "carol")
     tag(client, token, "reading", a.id)
     tag(client, token, "reading", b.id, negative=True)
     page = text(client.get("/"))
@@ -289,10 +289,10 @@ def test_logged_in_users_get_tag_controls_with_their_tags(client):
 
 
 @pytest.mark.both_databases
-def test_hide_tagged_papers(client):
+def test_hide_tagged_papers(client, login):
     """hide=1 leaves out the papers the user tagged, in the list and in search."""
     a, b = make_paper(title="Alpha graph"), make_paper(title="Beta graph")
-    token = register(client, "dora")
+    token = login(client, "dora")
     tag(client, token, "t", a.id)
     assert cards(text(client.get("/?hide=1"))) == [b.id]
     assert cards(text(client.get("/?q=graph&hide=1"))) == [b.id]
@@ -300,11 +300,11 @@ def test_hide_tagged_papers(client):
 
 
 @pytest.mark.both_databases
-def test_recommendations_for_a_tag_with_words(client):
+def test_recommendations_for_a_tag_with_words(client, login):
     """rank=tags ranks the tag's topic first, leaves out tagged papers, shows the words."""
     topics = topical_papers(8)
     jobs.full_build()
-    token = register(client, "erin")
+    token = login(client, "erin")
     for pid in topics["diffusion"][:3]:
         tag(client, token, "gen", pid)
     tag(client, token, "gen", topics["robots"][0], negative=True)
@@ -321,11 +321,11 @@ def test_recommendations_for_a_tag_with_words(client):
 
 
 @pytest.mark.both_databases
-def test_recommendations_accept_several_tags_as_checkboxes(client):
+def test_recommendations_accept_several_tags_as_checkboxes(client, login):
     """tags=a&tags=b (the form's checkboxes) works like tags=a,b."""
     topics = topical_papers(8)
     jobs.full_build()
-    token = register(client, "finn")
+    token = login(client, "finn")
     tag(client, token, "g", topics["graphs"][0])
     tag(client, token, "r", topics["robots"][0])
     page = text(client.get("/?rank=tags&tags=g&tags=r"))
@@ -334,10 +334,10 @@ def test_recommendations_accept_several_tags_as_checkboxes(client):
 
 
 @pytest.mark.both_databases
-def test_recommendations_without_tags_explain_what_to_do(client):
+def test_recommendations_without_tags_explain_what_to_do(client, login):
     """No tagged papers, or an unknown tag, says what to do instead of failing."""
     make_paper()
-    register(client, "gus")
+    login(client, "gus")
     assert "No tagged papers to learn from yet" in text(client.get("/?rank=tags&tags=all"))
     assert "You have no tag named “nope”" in text(client.get("/?rank=tags&tags=nope"))
 
@@ -352,10 +352,10 @@ def test_recommend_route_redirects_to_the_list(client):
 
 
 @pytest.mark.both_databases
-def test_tags_page_lists_counts_and_actions(client):
+def test_tags_page_lists_counts_and_actions(client, login):
     """/tags lists each tag with counts and links to its papers and recommendations."""
     a, b = make_paper(), make_paper()
-    token = register(client, "hana")
+    token = login(client, "hana")
     tag(client, token, "to read", a.id)
     tag(client, token, "to read", b.id, negative=True)
     page = text(client.get("/tags"))
@@ -368,9 +368,9 @@ def test_tags_page_lists_counts_and_actions(client):
     assert client.get("/tags/other").status_code == 404
 
 
-def test_tags_page_without_tags_explains(client):
+def test_tags_page_without_tags_explains(client, login):
     """A user without tags is told how to start one."""
-    register(client, "ian")
+    login(client, "ian")
     assert "No tags yet" in text(client.get("/tags"))
 
 
