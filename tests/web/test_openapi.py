@@ -147,6 +147,7 @@ def test_patterns_for_ids_tag_names_and_the_text_body(client):
     assert text["required"] == ["text"]
 
 
+@pytest.mark.both_databases
 def test_every_documented_endpoint_answers_as_described(app, client):
     """Walk the spec: each operation, with sample parameters, returns its documented shape."""
     topics = topical_papers(4)
