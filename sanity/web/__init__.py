@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
 
 from sanity.web import (
     account_mail,
@@ -32,6 +32,19 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(blueprint)
     init_api(app)
     app.jinja_env.globals["feed_links"] = feeds.feed_links
+    app.jinja_env.globals["unique_id"] = unique_id
+
+
+def unique_id(base: str) -> str:
+    """`base`, or `base-2`, `base-3`... if this response already used it: several forms on one
+    page (/profile) have fields of the same name, and an id must be unique for labels to work."""
+    used = request.environ.setdefault("sanity.html_ids", set())
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{base}-{n}"
+    used.add(candidate)
+    return candidate
 
 
 def init_api(app: Flask) -> None:
