@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, request
+from flask_compress import Compress
 
 from sanity.web import (
     account_mail,
@@ -24,14 +25,49 @@ BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.
 API_BLUEPRINTS = [api.bp, api_tags.bp, api_export.bp, searches.api_bp]
 
 
+# Text responses compressed (zstd, brotli, gzip, as the client accepts); streamed ones (the
+# library export) stay streamed, compressed chunk by chunk. Strong ETags get a ":br" suffix.
+COMPRESS_MIMETYPES = [
+    "text/html", "text/css", "text/plain", "text/csv", "text/x-bibtex", "text/javascript",
+    "application/javascript", "application/json", "application/atom+xml", "image/svg+xml",
+]  # fmt: skip
+compress = Compress()
+
+
 def init_app(app: Flask) -> None:
-    """Error handlers, security (sessions, CSRF, limits, headers) and every blueprint."""
+    """Compression, error handlers, security (sessions, CSRF, limits, headers) and every
+    blueprint. Compression is registered first, so its after_request hook runs last."""
+    app.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
+    compress.init_app(app)
+    app.after_request(read_static_whole)  # runs before compression
     errors.init_app(app)
     security.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     init_api(app)
     app.jinja_env.globals["feed_links"] = feeds.feed_links
+    app.jinja_env.globals["unique_id"] = unique_id
+
+
+def read_static_whole(response):
+    """Static files are small: read them whole (closing the file), so they are compressed
+    with a Content-Length and answer If-None-Match with a 304 like any page."""
+    if request.endpoint == "static" and response.is_streamed and response.status_code == 200:
+        response.direct_passthrough = False
+        response.make_sequence()
+    return response
+
+
+def unique_id(base: str) -> str:
+    """`base`, or `base-2`, `base-3`... if this response already used it: several forms on one
+    page (/profile) have fields of the same name, and an id must be unique for labels to work."""
+    used = request.environ.setdefault("sanity.html_ids", set())
+    candidate, n = base, 1
+    while candidate in used:
+        n += 1
+        candidate = f"{base}-{n}"
+    used.add(candidate)
+    return candidate
 
 
 def init_api(app: Flask) -> None:
