@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 from flask_compress import Compress
+from flask_login import current_user
 
 from sanity.web import (
     account_mail,
@@ -38,7 +39,9 @@ def init_app(app: Flask) -> None:
     """Compression, error handlers, security (sessions, CSRF, limits, headers) and every
     blueprint. Compression is registered first, so its after_request hook runs last."""
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
+    app.config["COMPRESS_REGISTER"] = False  # compressed through compress_unless_secret
     compress.init_app(app)
+    app.after_request(compress_unless_secret)
     app.after_request(read_static_whole)  # runs before compression
     errors.init_app(app)
     security.init_app(app)
@@ -47,6 +50,14 @@ def init_app(app: Flask) -> None:
     init_api(app)
     app.jinja_env.globals["feed_links"] = feeds.feed_links
     app.jinja_env.globals["unique_id"] = unique_id
+
+
+def compress_unless_secret(response):
+    """Compress, except pages of a logged-in user: they carry a CSRF token and echo what the
+    user typed (a search), the mix a compression side channel (BREACH) reads secrets from."""
+    if response.mimetype == "text/html" and current_user.is_authenticated:
+        return response
+    return compress.after_request(response)
 
 
 def read_static_whole(response):

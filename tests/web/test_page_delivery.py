@@ -87,3 +87,22 @@ def test_the_library_export_stays_streamed_when_compressed(client):
 def test_small_responses_are_not_compressed(client):
     response = client.get("/api/health", headers={"Accept-Encoding": "gzip, br"})
     assert "Content-Encoding" not in response.headers
+
+
+def test_pages_of_a_logged_in_user_are_not_compressed(client):
+    """A logged-in page holds a CSRF token next to what the user typed: it goes out plain (no
+    compression side channel), while the same user's JSON and anonymous pages are compressed."""
+    for _ in range(5):
+        make_paper()
+    register(client, "ida")
+    page = client.get("/?q=paper", headers={"Accept-Encoding": "gzip, br"})
+    assert page.status_code == 200 and "Content-Encoding" not in page.headers
+    api = client.get("/api/papers?per_page=5", headers={"Accept-Encoding": "gzip"})
+    assert api.headers["Content-Encoding"] == "gzip"
+    client.post("/logout", data={"csrf_token": untoken_value(page.get_data(as_text=True))})
+    anonymous = client.get("/?q=paper", headers={"Accept-Encoding": "gzip"})
+    assert anonymous.headers["Content-Encoding"] == "gzip"
+
+
+def untoken_value(html: str) -> str:
+    return re.search(r'csrf-token" content="([^"]+)"', html).group(1)
