@@ -106,6 +106,11 @@ class Config:
     LOGIN_LIMIT_PER_ADDRESS: str = "20 per minute;200 per hour"
     RESET_LIMIT_PER_ADDRESS: str = "5 per minute;30 per hour"
     MAIL_LIMIT_PER_ACCOUNT: str = "3 per 10 minutes;10 per day"
+    # Account mail (verification, reset, address-change notices) to one recipient address.
+    MAIL_LIMIT_PER_RECIPIENT: str = "3 per 10 minutes;10 per day"
+    VERIFY_LIMIT_PER_ADDRESS: str = "10 per hour"  # verification mails per client address
+    REGISTER_LIMIT_PER_ADDRESS: str = "10 per hour"  # every registration attempt counts
+    REAUTH_LIMIT_PER_USER: str = "5 per minute;30 per hour"  # wrong current passwords
 
     # Web.
     PAPERS_PER_PAGE: int = 25
