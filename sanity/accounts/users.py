@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 from sqlalchemy import func, select
@@ -61,7 +62,7 @@ def check_email(email: str | None) -> str | None:
         return None
     try:
         parsed = Address(addr_spec=email)
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, HeaderParseError):
         parsed = None
     if parsed is None or parsed.addr_spec != email:
         raise AccountError("Enter one email address, like name@example.org (no lists or names).")

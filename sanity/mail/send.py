@@ -7,6 +7,8 @@ import smtplib
 import ssl
 import threading
 from collections.abc import Callable, Mapping
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import format_datetime, make_msgid
@@ -47,6 +49,17 @@ class MailError(Exception):
 # ---- messages ----
 
 
+def one_recipient(to: str) -> Address:
+    """`to` as exactly one address, or MailError: never a list the server would fan out."""
+    try:
+        address = Address(addr_spec=(to or "").strip())
+    except (ValueError, IndexError, TypeError, HeaderParseError) as exc:
+        raise MailError(f"not one email address: {to!r}") from exc
+    if address.addr_spec != (to or "").strip() or not address.domain:
+        raise MailError(f"not one email address: {to!r}")
+    return address
+
+
 def make_message(
     to: str, subject: str, text: str, html: str | None = None, headers: Mapping | None = None
 ) -> EmailMessage:
@@ -55,7 +68,7 @@ def make_message(
     sender = cfg["MAIL_FROM"]
     msg = EmailMessage(policy=MAIL_POLICY)
     msg["From"] = sender
-    msg["To"] = to
+    msg["To"] = one_recipient(to)
     msg["Subject"] = subject
     msg["Date"] = format_datetime(get_clock().now())
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].strip("> ") or "localhost")

@@ -70,11 +70,11 @@ def send_verification():
     else:
         stop_if_over("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold())
         count_hit("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold())
-        message = send.render_message(
-            user.email, "Verify your email address for sanity", "verify",
-            user=user, url=links.verify_link(user), days=links.VERIFY_MAX_AGE // 86400,
-        )  # fmt: skip
         try:
+            message = send.render_message(
+                user.email, "Verify your email address for sanity", "verify",
+                user=user, url=links.verify_link(user), days=links.VERIFY_MAX_AGE // 86400,
+            )  # fmt: skip
             send.send(message)
         except send.MailError as exc:
             log.error("verification mail for %s not sent: %s", user.username, exc)
@@ -123,12 +123,11 @@ def mail_reset_links(identifier: str) -> None:
         if not count_hit("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold()):
             log.warning("reset mail for %s not sent: recipient limit", user.username)
             continue
-        message = send.render_message(
-            user.email, "Reset your sanity password", "reset",
-            user=user, url=links.reset_link(user), minutes=links.RESET_MAX_AGE // 60,
-        )  # fmt: skip
         try:
-            send.send(message)
+            send.send(send.render_message(
+                user.email, "Reset your sanity password", "reset",
+                user=user, url=links.reset_link(user), minutes=links.RESET_MAX_AGE // 60,
+            ))  # fmt: skip
         except send.MailError as exc:
             log.error("reset mail for %s not sent: %s", user.username, exc)
 

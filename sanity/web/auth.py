@@ -214,10 +214,14 @@ def notify_address_change(user: User, old: str) -> None:
     if not count_hit("MAIL_LIMIT_PER_RECIPIENT", old.casefold()):
         log.warning("address-change notice for %s not sent: recipient limit", user.username)
         return
-    message = send.render_message(
-        old, "The email address of your sanity account was changed", "email_changed",
-        user=user, old=old, new=user.email, base_url=current_app.config["BASE_URL"],
-    )  # fmt: skip
+    try:
+        message = send.render_message(
+            old, "The email address of your sanity account was changed", "email_changed",
+            user=user, old=old, new=user.email, base_url=current_app.config["BASE_URL"],
+        )  # fmt: skip
+    except send.MailError as exc:
+        log.error("address-change notice for %s not sent: %s", user.username, exc)
+        return
     send.send_in_background(message)
 
 
