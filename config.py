@@ -111,6 +111,11 @@ class Config:
     VERIFY_LIMIT_PER_ADDRESS: str = "10 per hour"  # verification mails per client address
     REGISTER_LIMIT_PER_ADDRESS: str = "10 per hour"  # every registration attempt counts
     REAUTH_LIMIT_PER_USER: str = "5 per minute;30 per hour"  # wrong current passwords
+    # Per-account quotas (0: none); always on, whatever RATELIMIT_ENABLED says.
+    MAX_TAGS_PER_USER: int = 500
+    MAX_PAPERS_PER_TAG: int = 5000
+    MAX_SAVED_SEARCHES: int = 200
+    MAX_LIBRARY_IMPORT_PAPERS: int = 50000  # tag memberships in one POST /api/library
 
     # Web.
     PAPERS_PER_PAGE: int = 25
