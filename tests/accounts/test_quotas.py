@@ -8,7 +8,9 @@ import pytest
 from config import TestingConfig
 from sanity.accounts import library
 from sanity.accounts import users as accounts
+from sanity.accounts.lite import import_users
 from sanity.accounts.quotas import DEFAULTS
+from sanity.ingest.lite import LiteUser
 from tests.factories import make_paper, register
 
 
@@ -76,3 +78,18 @@ def test_library_import_size_and_quotas(app, client):
     with pytest.raises(library.LibraryError, match="tags per account"):
         library.restore(accounts.find_user("sam"), more)
     assert client.get("/api/tags").json["tags"] == {"held": [papers[0]]}
+
+
+def test_an_arxiv_sanity_lite_import_over_a_quota_skips_only_that_users_tags(app):
+    """One account over MAX_TAGS_PER_USER is reported; the other accounts' tags go in."""
+    app.config.update(MAX_TAGS_PER_USER=1)
+    pid = make_paper().id
+    messages: list[str] = []
+    stats = import_users(
+        [LiteUser("many", tags={"a": {pid}, "b": {pid}}), LiteUser("few", tags={"c": {pid}})],
+        report=messages.append,
+    )
+    assert stats.created == 2 and stats.tags_created == 1
+    assert any("many" in m and "tags per account" in m for m in messages)
+    assert [t.name for t in accounts.find_user("few").tags] == ["c"]
+    assert accounts.find_user("many").tags == []
