@@ -163,7 +163,7 @@ def init_app(app: Flask) -> None:
 
 
 def _too_many(items, key: tuple[str, ...]):
-    """A 429 response with Retry-After for the first exhausted limit among `items`."""
+    """A 429 response with Retry-After: when the last of the exhausted `items` resets."""
     reset = max(limiter.limiter.get_window_stats(item, *key).reset_time for item in items)
     retry = max(1, math.ceil(reset - time.time()))
     message = "Too many attempts. Please wait a little and try again."
@@ -181,11 +181,6 @@ def _too_many(items, key: tuple[str, ...]):
 def _items(config_key: str):
     enabled = current_app.config.get("RATELIMIT_ENABLED", True)
     return parse_many(current_app.config[config_key]) if enabled else []
-
-
-def over_limit(config_key: str, *key: str) -> bool:
-    """Whether the limits in config[config_key] for `key` are used up (counting nothing)."""
-    return any(not limiter.limiter.test(item, config_key, *key) for item in _items(config_key))
 
 
 def count_hit(config_key: str, *key: str) -> bool:
