@@ -5,7 +5,6 @@ message, reset timing, and mail leaving a real `sanity serve --no-scheduler` pro
 from __future__ import annotations
 
 import signal
-import statistics
 import subprocess
 import sys
 import time
@@ -227,25 +226,34 @@ def test_a_stored_list_of_addresses_never_reaches_the_server(app, client, smtp):
 # ---- timing ----
 
 
-def test_the_reset_form_takes_as_long_for_unknown_accounts(app, client, smtp):
-    """Median response times for a real account and an unknown one are close."""
-    verified_user("kay", "kay@example.org")
-    token = csrf_from(client.get("/reset").text)
-
-    def timed(who: str) -> float:
+def timed_resets(client, who: str, token: str) -> float:
+    """Seconds the fastest of a few reset requests for `who` took (the machine's noise out)."""
+    times = []
+    for _ in range(5):
         start = time.perf_counter()
         response = client.post("/reset", data={"csrf_token": token, "username": who})
-        elapsed = time.perf_counter() - start
+        times.append(time.perf_counter() - start)
         assert response.status_code == 200
         join_mail_threads()
-        return elapsed
+    return min(times)
 
-    known, unknown = [], []
-    for _ in range(15):
-        known.append(timed("kay"))
-        unknown.append(timed("nobody"))
-    k, u = statistics.median(known), statistics.median(unknown)
-    assert abs(k - u) < max(0.002, 0.3 * min(k, u)), (k, u)
+
+def test_the_reset_form_takes_as_long_for_unknown_accounts(app, client, smtp, monkeypatch):
+    """The work that depends on the account (lookup, link, message) is off the request path:
+    made 100 ms slower, it still does not show in the response time of a known account."""
+    verified_user("kay", "kay@example.org")
+    token = csrf_from(client.get("/reset").text)
+    render = mail.render_message
+
+    def slow_render(*args, **kwargs):
+        time.sleep(0.1)
+        return render(*args, **kwargs)
+
+    monkeypatch.setattr(mail, "render_message", slow_render)
+    known = min(timed_resets(client, "kay", token) for _ in range(2))
+    unknown = min(timed_resets(client, "nobody", token) for _ in range(2))
+    assert known < 0.1 and abs(known - unknown) < 0.05, (known, unknown)
+    assert len(smtp.received) == 10  # and the mail still went out every time
 
 
 # ---- a real server process ----
