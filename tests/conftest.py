@@ -1,4 +1,5 @@
-"""Shared fixtures: an app on SQLite and on PostgreSQL, a fake arXiv, a fake clock, factories."""
+"""Shared fixtures: an app (SQLite; both databases where marked), a fake arXiv on request, a fake
+clock, a CLI runner and a login helper."""
 
 from __future__ import annotations
 
@@ -12,12 +13,28 @@ from flask_migrate import upgrade
 
 from config import TestingConfig
 from sanity import create_app
+from sanity.accounts import users as accounts
 from sanity.cli import main
 from sanity.db import db, normalize_url
 from sanity.timeutil import FakeClock
 from tests.arxiv_server import FakeArxiv
+from tests.factories import csrf_from
 
 DEFAULT_PG = "postgresql+psycopg://sanity:sanity@127.0.0.1:5432/sanity_test"
+
+
+def clear_sanity_environment() -> None:
+    """Drop the caller's SANITY_* settings (the harness's SANITY_TEST_* aside).
+
+    Every app the tests build, and every `sanity` process they start, then sees only what the
+    test sets: `SANITY_ARXIV_QUERY=... make test` cannot change what a test proves.
+    """
+    for key in [k for k in os.environ if k.startswith("SANITY_")]:
+        if not key.startswith("SANITY_TEST_"):
+            del os.environ[key]
+
+
+clear_sanity_environment()  # at import: before any app or subprocess exists
 
 
 def postgres_url() -> str:
@@ -47,9 +64,24 @@ def reset_postgres(url: str) -> str:
     return scoped.render_as_string(hide_password=False)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests that use a database run on SQLite; marked `both_databases`, on PostgreSQL too.
+
+    A test (or module) that parametrizes `database_url` itself chooses its own databases.
+    """
+    if "database_url" not in metafunc.fixturenames:
+        return
+    chosen = metafunc.definition.iter_markers("parametrize")
+    if any("database_url" in marker.args[0] for marker in chosen):
+        return
+    both = metafunc.definition.get_closest_marker("both_databases")
+    kinds = ["sqlite", "postgresql"] if both else ["sqlite"]
+    metafunc.parametrize("database_url", kinds, indirect=True)
+
+
+@pytest.fixture
 def database_url(request, tmp_path) -> str:
-    """A fresh, empty database of each kind."""
+    """A fresh, empty database of the kind the test is parametrized with."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return reset_postgres(postgres_url())
@@ -57,6 +89,7 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def arxiv():
+    """The fake arXiv (export API and OAI-PMH); an `app` in the same test is pointed at it."""
     server = FakeArxiv().start()
     yield server
     server.stop()
@@ -68,19 +101,20 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(database_url, tmp_path, arxiv, clock, monkeypatch):
-    """An app on a migrated database, pointed at the fake arXiv, with a fake clock."""
+def app(request, database_url, tmp_path, clock, monkeypatch):
+    """An app on a migrated database with a fake clock.
+
+    It reaches the fake arXiv only in tests that use the `arxiv` fixture; elsewhere arXiv is
+    TestingConfig's closed port, so a test that crawls by accident fails fast.
+    """
     instance = tmp_path / "instance"
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(instance))
-    app = create_app(
-        TestingConfig,
-        {
-            "DATABASE_URL": database_url,
-            "DATA_DIR": str(tmp_path / "data"),
-            "ARXIV_API_URL": arxiv.url + "/api/query",
-            "ARXIV_OAI_URL": arxiv.url + "/oai",
-        },
-    )
+    overrides = {"DATABASE_URL": database_url, "DATA_DIR": str(tmp_path / "data")}
+    if "arxiv" in request.fixturenames:
+        server = request.getfixturevalue("arxiv")
+        overrides["ARXIV_API_URL"] = server.url + "/api/query"
+        overrides["ARXIV_OAI_URL"] = server.url + "/oai"
+    app = create_app(TestingConfig, overrides)
     app.extensions["sanity.clock"] = clock
     with app.app_context():
         upgrade()
@@ -104,3 +138,24 @@ class CliRunner(FlaskCliRunner):
 @pytest.fixture
 def runner(app):
     return CliRunner(app)
+
+
+@pytest.fixture
+def login(app):
+    """log_in(client, name, password): sign the client in through the login form.
+
+    The account is created first if it does not exist. Returns the CSRF token for the client's
+    later form posts and X-CSRFToken headers.
+    """
+
+    def log_in(client, name: str = "alice", password: str = "correct horse") -> str:
+        if accounts.find_user(name) is None:
+            accounts.create_user(name, password)
+        token = csrf_from(client.get("/login").get_data(as_text=True))
+        data = {"csrf_token": token, "username": name, "password": password}
+        response = client.post("/login", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        # Logging in replaces the CSRF secret: the login form's token is not valid after it.
+        return csrf_from(client.get("/profile").get_data(as_text=True))
+
+    return log_in

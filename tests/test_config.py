@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from config import Config, parse_value
+from config import Config, TestingConfig, parse_value
 from sanity import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_environment_overrides_are_parsed_by_type():
@@ -59,3 +66,33 @@ def test_postgres_urls_use_psycopg(tmp_path, monkeypatch):
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
     app = create_app(overrides={"DATABASE_URL": "postgres://u:p@db/x", "SECRET_KEY": "s" * 32})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/x"
+
+
+def test_the_suite_sees_no_sanity_settings_from_its_caller():
+    """conftest drops exported SANITY_* variables: apps and subprocesses get TestingConfig's."""
+    leaked = [k for k in os.environ if k.startswith("SANITY_") and not k.startswith("SANITY_TEST_")]
+    assert leaked == []
+    assert TestingConfig.as_dict() == {k: getattr(TestingConfig, k) for k in TestingConfig.keys()}
+
+
+@pytest.mark.slow
+def test_exported_settings_cannot_change_what_the_tests_prove():
+    """`SANITY_ARXIV_QUERY=... make test` and friends still pass (pytest in a subprocess)."""
+    exported = {
+        "SANITY_ARXIV_QUERY": "cat:hep-th",
+        "SANITY_CRAWL_MAX_RESULTS": "1",
+        "SANITY_DATABASE_URL": "garbage://",
+        "SANITY_DATA_DIR": "/nonexistent",
+        "SANITY_SECRET_KEY": "from-the-caller",
+    }
+    probes = [
+        "tests/test_config.py::test_the_suite_sees_no_sanity_settings_from_its_caller",
+        "tests/ingest/test_crawler.py::test_requests_use_the_configured_query_newest_first[sqlite]",
+        "tests/ingest/test_crawler.py::test_first_crawl_stores_every_paper[sqlite]",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *probes],
+        cwd=ROOT, env=os.environ | exported, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert f"{len(probes)} passed" in result.stdout

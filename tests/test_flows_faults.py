@@ -37,6 +37,7 @@ def feature_files(app) -> dict[str, float]:
     return {p.name: p.stat().st_mtime for p in root.rglob("*")}
 
 
+@pytest.mark.both_databases
 def test_killed_feature_build_keeps_the_old_build_and_the_next_run_completes(app, client):
     """SIGKILL `sanity compute` mid-build: CURRENT still names the old, complete build."""
     random_corpus(300)
@@ -98,6 +99,7 @@ def test_disk_full_while_writing_features_leaves_the_old_build(app, client):
     assert compute(app).returncode == 0  # with room again, the build completes
 
 
+@pytest.mark.both_databases
 def test_killed_worker_mid_crawl_loses_nothing(app, arxiv):
     """SIGKILL `sanity worker` while it crawls; a new worker finishes the job without a gap."""
     app.config["CRAWL_PAGE_SIZE"] = 10

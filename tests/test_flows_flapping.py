@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from email.utils import format_datetime
 from types import SimpleNamespace
 
+import pytest
 from sqlalchemy import func, select
 
 from sanity.db import db
@@ -32,6 +33,8 @@ from sanity.scheduler import build_scheduler, crawl_job
 from sanity.timeutil import FakeClock, as_utc
 from tests.arxiv_server import FakeArxiv, FakePaper, Fault
 from tests.factories import BASE_TIME, fake_papers
+
+pytestmark = pytest.mark.both_databases
 
 SEED = 20260305
 HOURS = 6

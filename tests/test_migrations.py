@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -13,6 +14,8 @@ from flask_migrate import downgrade
 
 from sanity.db import MIGRATIONS_DIR, db, include_name
 from tests import processes
+
+pytestmark = pytest.mark.both_databases
 
 
 def head_revision() -> str:

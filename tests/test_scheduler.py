@@ -24,6 +24,7 @@ def stored_ids() -> list[str]:
     return sorted(db.session.scalars(select(Paper.id)))
 
 
+@pytest.mark.both_databases
 def test_lease_excludes_a_second_holder_until_it_expires(app, clock):
     """A held lock refuses another owner; once the lease expires the other may take it."""
     first = Lease("ingest", clock, 60, owner="a").acquire()
@@ -37,6 +38,7 @@ def test_lease_excludes_a_second_holder_until_it_expires(app, clock):
     Lease("ingest", clock, 60, owner="c").acquire().release()
 
 
+@pytest.mark.both_databases
 def test_a_dead_local_holder_is_taken_over_but_a_remote_one_waits(app, clock):
     """A holder killed on this machine frees its lock at once; one elsewhere keeps its lease."""
     dead = subprocess.Popen(["true"])
@@ -53,6 +55,7 @@ def test_a_dead_local_holder_is_taken_over_but_a_remote_one_waits(app, clock):
         Lease("features", clock, 600, owner="c").acquire()  # this process is alive
 
 
+@pytest.mark.both_databases
 def test_renew_extends_the_lease(app, clock):
     """Renewing pushes the expiry forward so a long job keeps its lock."""
     lease = Lease("ingest", clock, 60, owner="a").acquire()
@@ -63,6 +66,7 @@ def test_renew_extends_the_lease(app, clock):
         Lease("ingest", clock, 60, owner="b").acquire()
 
 
+@pytest.mark.both_databases
 def test_crawl_job_skips_while_another_process_crawls(app, arxiv, clock, caplog):
     """The scheduled job does nothing (and does not raise) while the lock is held elsewhere."""
     arxiv.add(*fake_papers(3))
@@ -87,6 +91,7 @@ def test_scheduler_settings(app, clock):
     assert later.next_run_time == clock.now() + timedelta(minutes=90)
 
 
+@pytest.mark.both_databases
 def test_simulated_day_of_schedule_gets_every_paper(app, arxiv, clock):
     """Hours of simulated schedule: every announcement is fetched, politely, by the jobs."""
     app.config["CRAWL_INTERVAL_MINUTES"] = 120
@@ -115,6 +120,7 @@ def test_simulated_day_of_schedule_gets_every_paper(app, arxiv, clock):
     assert len(arxiv.api_requests()) <= runs * 4
 
 
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_killed_crawl_loses_nothing_and_does_not_block(app, arxiv, clock):
     """SIGKILL mid-crawl: committed pages stay, the dead holder's lock is freed, no loss."""
@@ -138,6 +144,7 @@ def test_killed_crawl_loses_nothing_and_does_not_block(app, arxiv, clock):
     assert runs[1].status == "failed" and "interrupted" in runs[1].error
 
 
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_two_processes_never_crawl_at_once(app, arxiv):
     """A second `sanity crawl` while one runs exits 1 naming the holder."""
@@ -157,6 +164,7 @@ def test_two_processes_never_crawl_at_once(app, arxiv):
     assert "api ok: 1 pages, 5 new" in out
 
 
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_serve_crawls_at_start_and_on_schedule(app, arxiv):
     """`sanity serve` on an empty database shows papers soon after start and new ones later."""
@@ -189,6 +197,7 @@ def test_serve_crawls_at_start_and_on_schedule(app, arxiv):
         processes.stop(server, signal.SIGTERM)
 
 
+@pytest.mark.both_databases
 @pytest.mark.slow
 def test_worker_crawls_and_stops_on_sigterm(app, arxiv):
     """`sanity worker` runs the schedule alone and exits cleanly on SIGTERM."""

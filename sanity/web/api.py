@@ -1,72 +1,31 @@
-"""The JSON API (read-only endpoints of the ingest issue)."""
+"""The JSON API: papers, search, similar papers, recommendations, stats and health."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, jsonify, request
+from flask import abort, current_app, jsonify
 from flask_login import current_user
-from sqlalchemy import text
+from sqlalchemy import text as sql
 
 from sanity import engine
 from sanity.accounts.tags import TrainingSets, UnknownTag, training_sets, user_tags
-from sanity.arxiv import parse_id
 from sanity.db import db
 from sanity.engine.search import Slice, search
 from sanity.papers import Filters, get_paper, paper_dict, papers_select, stats_dict
 from sanity.query import QueryError, parse_query
 from sanity.timeutil import get_clock
-from sanity.web import api_export, openapi
+from sanity.web import args, schemas
+from sanity.web.declare import AUTH, Blueprint
 from sanity.web.security import csrf_exempt
 
-bp = Blueprint("api", __name__, url_prefix="/api")
-
-MAX_PER_PAGE = 100
+bp = Blueprint("api", __name__, url_prefix="/api", description="Papers, search, recommendations")
 
 
-def int_arg(name: str, default: int, lo: int, hi: int | None = None) -> int:
-    """An integer query parameter within bounds, or a 400 naming it."""
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, f"{name} must be an integer")
-    if value < lo or (hi is not None and value > hi):
-        limit = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        abort(400, f"{name} must be {limit}")
-    return value
-
-
-def days_arg() -> float | None:
-    """The optional `days` window (omitted means no time filter)."""
-    raw = request.args.get("days")
-    if raw is None or raw == "":
-        return None
-    try:
-        days = float(raw)
-    except ValueError:
-        abort(400, "days must be a number")
-    if not 0 < days <= 100_000:
-        abort(400, "days must be a positive number")
-    return days
-
-
-def category_arg() -> str | None:
-    category = (request.args.get("category") or "").strip()
-    if len(category) > 64 or any(c.isspace() for c in category):
-        abort(400, "category must be an arXiv category such as cs.LG")
-    return category or None
-
-
-@bp.get("/papers")
-def papers():
+@bp.route("/papers")
+@bp.query(args.PapersArgs())
+@bp.answers(schemas.PaperList)
+def papers(sort: str, page: int, per_page: int, days=None, category=None):
     """Newest papers first (or random), with category and time filters."""
-    sort = request.args.get("sort", "time")
-    if sort not in ("time", "random"):
-        abort(400, "sort must be 'time' or 'random'")
-    page = int_arg("page", 1, 1, 100_000)
-    per_page = int_arg("per_page", current_app.config["PAPERS_PER_PAGE"], 1, MAX_PER_PAGE)
-    filters = Filters(days=days_arg(), now=get_clock().now(), category=category_arg())
+    filters = Filters(days=days, now=get_clock().now(), category=category)
     query = papers_select(sort, filters)
     result = db.paginate(query, page=page, per_page=per_page, error_out=False)
     return jsonify(papers=[paper_dict(p) for p in result.items], total=result.total, page=page)
@@ -81,98 +40,65 @@ def ranked_list(result: engine.Result, **extra) -> dict:
     return body | extra
 
 
-@bp.get("/papers/<path:pid>/similar")
-def similar(pid: str):
-    """Papers most similar to one paper, best first."""
+@bp.route("/papers/<path:pid>/similar")
+@bp.path(args.PaperPath())
+@bp.query(args.SimilarArgs())
+@bp.answers(schemas.PaperList, 404, 503)
+def similar(pid: str, limit: int, days=None):
+    """Papers most similar to one paper, best first, each with its score."""
     paper = get_paper(pid)
-    limit = int_arg("limit", 25, 1, MAX_PER_PAGE)
-    result = engine.similar_to_paper(paper, limit, Filters(days=days_arg(), now=get_clock().now()))
+    result = engine.similar_to_paper(paper, limit, Filters(days=days, now=get_clock().now()))
     return jsonify(ranked_list(result))
 
 
-@bp.get("/papers/<path:pid>")
+@bp.route("/papers/<path:pid>")
+@bp.path(args.PaperPath())
+@bp.answers(schemas.Paper, 404)
 def paper(pid: str):
     """One paper by arXiv id (any form; the version is ignored)."""
     return jsonify(paper_dict(get_paper(pid)))
 
 
-@bp.get("/search")
-def search_papers():
+@bp.route("/search")
+@bp.query(args.SearchArgs())
+@bp.answers(schemas.PaperList)
+def search_papers(q: str, page: int, per_page: int, days=None, category=None):
     """Relevance-ranked keyword search; an arXiv id puts that paper first."""
     cfg = current_app.config
     try:
-        query = parse_query(request.args.get("q", ""), int(cfg["SEARCH_MAX_QUERY_LENGTH"]))
+        query = parse_query(q, int(cfg["SEARCH_MAX_QUERY_LENGTH"]))
     except QueryError as exc:
         abort(400, str(exc))
-    page = int_arg("page", 1, 1, 100_000)
-    per_page = int_arg("per_page", cfg["PAPERS_PER_PAGE"], 1, MAX_PER_PAGE)
-    filters = Filters(days=days_arg(), now=get_clock().now(), category=category_arg())
+    filters = Filters(days=days, now=get_clock().now(), category=category)
     results, total = search(query, filters, Slice(page, per_page, int(cfg["SEARCH_TOTAL_CAP"])))
     papers = [paper_dict(p, score) for p, score in results]
     return jsonify(papers=papers, total=total, page=page)
 
 
-@bp.post("/similar")
+@bp.route("/similar", methods=["POST"])
 @csrf_exempt  # reads only: anyone may ask, with or without an account
-def similar_text():
+@bp.body(args.SimilarText())
+@bp.answers(schemas.PaperList, 413, 503)
+def similar_text(text: str, limit: int):
     """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, 'send a JSON object like {"text": "...", "limit": 10}')
-    text = body.get("text")
-    if not isinstance(text, str) or not text.strip():
-        abort(400, "text is required")
-    if len(text) > 20_000:
-        abort(400, "text is too long (at most 20000 characters)")
-    limit = body.get("limit", 25)
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_PER_PAGE:
-        abort(400, f"limit must be an integer between 1 and {MAX_PER_PAGE}")
     return jsonify(ranked_list(engine.similar_to_text(text, limit)))
 
 
-def id_list(name: str) -> list[str]:
-    """A comma-separated list of arXiv ids (normalised), or a 400 naming the bad one."""
-    raw = request.args.get(name, "")
-    ids = []
-    for item in filter(None, (part.strip() for part in raw.split(","))):
-        try:
-            ids.append(parse_id(item)[0])
-        except ValueError:
-            abort(400, f"{name}: not an arXiv id: {item[:80]}")
-    if len(ids) > 1000:
-        abort(400, f"{name}: at most 1000 ids")
-    return list(dict.fromkeys(ids))
-
-
-def float_arg(name: str, default: float | None, lo: float, hi: float) -> float | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        abort(400, f"{name} must be a number")
-    if not lo <= value <= hi:
-        abort(400, f"{name} must be between {lo:g} and {hi:g}")
-    return value
-
-
-@bp.get("/recommend")
-def recommend():
-    """Recommendations from seed papers (ids=, exclude=) or from the user's tags (tags=)."""
+@bp.route("/recommend")
+@bp.query(args.RecommendArgs())
+@bp.answers(schemas.PaperList, 401, 404, 503)
+@bp.doc(security=[{}, *AUTH])  # tags= needs an account, ids= does not
+def recommend(ids, exclude, tags, limit, include_tagged, C=None, days=None, category=None):
+    """Recommendations from seed papers (ids, exclude) or from your tags (tags, needs auth)."""
     options = dict(
-        limit=int_arg("limit", 25, 1, MAX_PER_PAGE),
-        C=float_arg("C", None, 1e-4, 1e4),
-        filters=Filters(days=days_arg(), now=get_clock().now(), category=category_arg()),
-        include_tagged=request.args.get("include_tagged") in ("1", "true", "yes"),
+        limit=limit,
+        C=C,
+        filters=Filters(days=days, now=get_clock().now(), category=category),
+        include_tagged=include_tagged,
     )
-    names = [n.strip() for n in request.args.get("tags", "").split(",") if n.strip()]
-    if names:
-        return jsonify(ranked_list(engine.recommend(_training_sets(names), **options)))
-    positives = id_list("ids")
-    if not positives:
-        abort(400, "ids is required: comma-separated arXiv ids of papers you like (or tags=)")
-    result = engine.recommend(engine.SeedPapers(positives, id_list("exclude")), **options)
+    if tags:
+        return jsonify(ranked_list(engine.recommend(_training_sets(tags), **options)))
+    result = engine.recommend(engine.SeedPapers(ids, exclude), **options)
     return jsonify(ranked_list(result))
 
 
@@ -185,23 +111,19 @@ def _training_sets(names: list[str]) -> TrainingSets:
         abort(404, str(exc))
 
 
-@bp.get("/openapi.json")
-def openapi_spec():
-    """The OpenAPI 3.1 description of this API."""
-    return jsonify(openapi.spec(current_app.config["BASE_URL"], api_export.openapi_paths()))
-
-
-@bp.get("/stats")
+@bp.route("/stats")
+@bp.answers(schemas.Stats)
 def stats():
     """Paper count, newest paper, last crawl."""
     return jsonify(stats_dict())
 
 
-@bp.get("/health")
+@bp.route("/health")
+@bp.answers(schemas.Health, 503)
 def health():
     """200 when the database answers, 503 otherwise."""
     try:
-        db.session.execute(text("SELECT 1"))
+        db.session.execute(sql("SELECT 1"))
     except Exception as exc:  # any failure to reach the database means unhealthy
         db.session.rollback()
         return jsonify(status="unavailable", error=str(exc).splitlines()[0][:200]), 503

@@ -5,24 +5,22 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from flask import Blueprint, Response, abort, jsonify, request, stream_with_context
-from flask_login import current_user, login_required
+from flask import Response, abort, jsonify, request, stream_with_context
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
 from sanity.accounts import library
-from sanity.arxiv import parse_id
 from sanity.db import db
 from sanity.models import Paper
 from sanity.papers import get_paper
 from sanity.timeutil import get_clock
-from sanity.web import bibtex
-from sanity.web.openapi import PID, TAG, _json, _op, _param
+from sanity.web import args, bibtex, schemas
+from sanity.web.declare import Blueprint
 
-bp = Blueprint("api_export", __name__, url_prefix="/api")
-
-MAX_IDS = 1000
+bp = Blueprint("api_export", __name__, url_prefix="/api", description="BibTeX and your library")
+BIBTEX = "text/x-bibtex"
 
 
 def _filename(stem: str, suffix: str) -> str:
@@ -38,33 +36,23 @@ def _download(body, mimetype: str, filename: str) -> Response:
 
 
 def _bibtex(papers: list[Paper], stem: str) -> Response:
-    return _download(bibtex.entries(papers), "text/x-bibtex", _filename(stem, ".bib"))
+    return _download(bibtex.entries(papers), BIBTEX, _filename(stem, ".bib"))
 
 
-@bp.get("/papers/<path:pid>/bibtex")
+@bp.route("/papers/<path:pid>/bibtex")
+@bp.path(args.PaperPath())
+@bp.answers(None, 404, mimetype=BIBTEX)
 def paper_bibtex(pid: str):
     """One paper as a BibTeX entry."""
     paper = get_paper(pid)
     return _bibtex([paper], paper.id)
 
 
-@bp.get("/bibtex")
-def selection_bibtex():
+@bp.route("/bibtex")
+@bp.query(args.IdsArgs())
+@bp.answers(None, 404, mimetype=BIBTEX)
+def selection_bibtex(ids: list[str]):
     """BibTeX for ?ids=ID,ID (in that order); every bad or unknown id is named."""
-    raw = [part.strip() for part in request.args.get("ids", "").split(",") if part.strip()]
-    if not raw:
-        abort(400, "ids is required: comma-separated arXiv ids")
-    if len(raw) > MAX_IDS:
-        abort(400, f"ids: at most {MAX_IDS} ids")
-    ids, bad = [], []
-    for item in raw:
-        try:
-            ids.append(parse_id(item)[0])
-        except ValueError:
-            bad.append(item[:80])
-    if bad:
-        abort(400, "ids: not arXiv ids: " + ", ".join(bad[:20]))
-    ids = list(dict.fromkeys(ids))
     found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
     missing = [pid for pid in ids if pid not in found]
     if missing:
@@ -72,8 +60,10 @@ def selection_bibtex():
     return _bibtex([found[pid] for pid in ids], "selection")
 
 
-@bp.get("/tags/<name>/bibtex")
-@login_required
+@bp.route("/tags/<name>/bibtex")
+@bp.login_required
+@bp.path(args.AnyTagPath())
+@bp.answers(None, 404, mimetype=BIBTEX)
 def tag_bibtex(name: str):
     """The positive papers of one of your tags as BibTeX, oldest addition first."""
     papers = library.tag_papers(current_user, name)
@@ -82,8 +72,9 @@ def tag_bibtex(name: str):
     return _bibtex(papers, name)
 
 
-@bp.get("/library")
-@login_required
+@bp.route("/library")
+@bp.login_required
+@bp.answers(schemas.Library)
 def export_json():
     """Your whole library (tags with polarity, saved searches) as JSON, streamed."""
     body = library.iter_json(current_user, get_clock().now())
@@ -91,8 +82,9 @@ def export_json():
     return _download(stream_with_context(body), "application/json", filename)
 
 
-@bp.get("/library.csv")
-@login_required
+@bp.route("/library.csv")
+@bp.login_required
+@bp.answers(None, mimetype="text/csv")
 def export_csv():
     """Your tag memberships as CSV: tag,paper_id,negative,added,title."""
     body = library.iter_csv(current_user)
@@ -100,8 +92,14 @@ def export_csv():
     return _download(stream_with_context(body), "text/csv", filename)
 
 
-@bp.post("/library")
-@login_required
+@bp.route("/library", methods=["POST"])
+@bp.login_required
+# Documented by the schema; checked by the library format's own parser, whose messages say
+# exactly where in a large file the problem is (tags["ml"][12].id).
+@bp.doc(
+    requestBody={"required": True, "content": {"application/json": {"schema": schemas.Library}}}
+)
+@bp.answers(schemas.Restored, 400, 409, 413)
 def import_json():
     """Restore a library export (merging; importing twice changes nothing)."""
     try:
@@ -118,45 +116,3 @@ def import_json():
         db.session.rollback()
         abort(409, "your library changed during the import; send it again")
     return jsonify(result.as_dict())
-
-
-def _text(mimetype: str, description: str) -> dict:
-    return {"description": description, "content": {mimetype: {"schema": {"type": "string"}}}}
-
-
-def openapi_paths() -> dict:
-    """These endpoints in OpenAPI 3.1, for sanity.openapi.spec(extra_paths=...)."""
-    entry = {"type": "object", "required": ["id"],
-             "properties": {"id": {"type": "string"}, "added": {"type": ["string", "null"]},
-                            "negative": {"type": "boolean"}}}  # fmt: skip
-    search = {"type": "object", "required": ["name", "query"],
-              "properties": {"name": {"type": "string"}, "query": {"type": "string"},
-                             "category": {"type": ["string", "null"]}}}  # fmt: skip
-    lib = {"type": "object", "required": ["version"],
-           "properties": {"version": {"type": "integer", "const": 1}, "user": {"type": "string"},
-                          "exported": {"type": "string", "format": "date-time"},
-                          "tags": {"type": "object",
-                                   "additionalProperties": {"type": "array", "items": entry}},
-                          "saved_searches": {"type": "array", "items": search}}}  # fmt: skip
-    restored = {"type": "object",
-                "required": ["tags_created", "papers_added", "papers_updated", "papers_unchanged",
-                             "skipped", "saved_searches_created", "saved_searches_updated",
-                             "saved_searches_unchanged"]}  # fmt: skip
-    bib = _text("text/x-bibtex", "BibTeX entries")
-    return {
-        "/api/papers/{id}/bibtex": {"get": _op("One paper as BibTeX", bib, [PID])},
-        "/api/bibtex": {"get": _op("Papers as BibTeX, in the given order", bib, [
-            _param("ids", required=True, description="comma-separated arXiv ids (at most 1000)")
-        ])},
-        "/api/tags/{name}/bibtex": {"get": _op(
-            "The positive papers of one of your tags as BibTeX", bib, [TAG], auth=True)},
-        "/api/library": {
-            "get": _op("Your whole library (tags with polarity, saved searches)", _json(lib),
-                       auth=True),
-            "post": _op("Restore a library export (merges; idempotent; unknown ids skipped)",
-                        _json(restored), auth=True, body=lib),
-        },
-        "/api/library.csv": {"get": _op(
-            "Your tag memberships as CSV: tag,paper_id,negative,added,title",
-            _text("text/csv", "CSV with a header row"), auth=True)},
-    }  # fmt: skip

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request
-from flask_login import current_user, login_required
+from flask import abort, jsonify
+from flask_login import current_user
 
 from sanity.accounts import tags
-from sanity.arxiv import parse_id
+from sanity.web import args, schemas
+from sanity.web.declare import Blueprint
 
-bp = Blueprint("api_tags", __name__, url_prefix="/api")
-
-
-def _paper_id(pid: str) -> str:
-    try:
-        return parse_id(pid)[0]
-    except ValueError:
-        abort(400, f"not an arXiv id: {pid[:80]}")
+bp = Blueprint("api_tags", __name__, url_prefix="/api", description="Your tags")
 
 
 def _tags_body() -> dict:
@@ -26,20 +20,23 @@ def _tags_body() -> dict:
     }
 
 
-@bp.get("/tags")
-@login_required
+@bp.route("/tags")
+@bp.login_required
+@bp.answers(schemas.Tags)
 def list_tags():
     """The user's tags: positive papers per tag, and "not interested" papers per tag."""
     return jsonify(_tags_body())
 
 
-@bp.put("/tags/<name>/papers/<path:pid>")
-@login_required
-def add(name: str, pid: str):
+@bp.route("/tags/<name>/papers/<path:pid>", methods=["PUT"])
+@bp.login_required
+@bp.path(args.TagPaperPath())
+@bp.query(args.NegativeArgs())
+@bp.answers(schemas.Tags, 404)
+def add(name: str, pid: str, negative: bool):
     """Add a paper to a tag (created on first use); ?negative=1 marks it not interesting."""
-    negative = request.args.get("negative", "0").lower() in ("1", "true", "yes")
     try:
-        tags.add_paper(current_user, name, _paper_id(pid), negative)
+        tags.add_paper(current_user, name, pid, negative)
     except tags.TagError as exc:
         abort(400, str(exc))
     except LookupError as exc:
@@ -47,17 +44,21 @@ def add(name: str, pid: str):
     return jsonify(_tags_body())
 
 
-@bp.delete("/tags/<name>/papers/<path:pid>")
-@login_required
+@bp.route("/tags/<name>/papers/<path:pid>", methods=["DELETE"])
+@bp.login_required
+@bp.path(args.TagPaperPath())
+@bp.answers(schemas.Tags, 404)
 def remove(name: str, pid: str):
     """Take a paper out of a tag."""
-    if not tags.remove_paper(current_user, name, _paper_id(pid)):
+    if not tags.remove_paper(current_user, name, pid):
         abort(404, f"paper {pid[:80]} is not in tag {name[:80]!r}")
     return jsonify(_tags_body())
 
 
-@bp.delete("/tags/<name>")
-@login_required
+@bp.route("/tags/<name>", methods=["DELETE"])
+@bp.login_required
+@bp.path(args.TagPath())
+@bp.answers(schemas.Tags, 404)
 def delete(name: str):
     """Delete a tag and its memberships (the papers stay)."""
     if not tags.delete_tag(current_user, name):
@@ -65,15 +66,15 @@ def delete(name: str):
     return jsonify(_tags_body())
 
 
-@bp.post("/tags/<name>/rename")
-@login_required
-def rename(name: str):
+@bp.route("/tags/<name>/rename", methods=["POST"])
+@bp.login_required
+@bp.path(args.TagPath())
+@bp.body(args.NewName())
+@bp.answers(schemas.Tags, 404, 413)
+def rename(name: str, new_name: str):
     """Rename a tag: {"name": "new name"} (onto an existing tag: merge)."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("name"), str):
-        abort(400, 'send {"name": "new name"}')
     try:
-        tags.rename_tag(current_user, name, body["name"])
+        tags.rename_tag(current_user, name, new_name)
     except tags.TagError as exc:
         abort(400, str(exc))
     except LookupError as exc:

@@ -17,11 +17,14 @@ from sanity.engine.search import matches
 from sanity.models import SavedSearch
 from sanity.papers import Filters, papers_select
 from sanity.timeutil import get_clock
+from sanity.web.args import FeedArgs
 from sanity.web.atom import atom
+from sanity.web.declare import parser
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 CATEGORY = re.compile(r"^[A-Za-z][A-Za-z\-]*(\.[A-Za-z\-]+)?$")
 FEED_SIZE = 50
+FEED_ARGS = FeedArgs()
 
 
 def _respond(feed_id: str, title: str, papers, site_url: str) -> Response:
@@ -33,13 +36,8 @@ def _respond(feed_id: str, title: str, papers, site_url: str) -> Response:
 
 
 def _days(default: float) -> float:
-    try:
-        days = float(request.args.get("days", default))
-    except ValueError:
-        abort(400, "days must be a number")
-    if not 0 < days <= 3650:
-        abort(400, "days must be between 0 and 3650")
-    return days
+    """?days= as everywhere (sanity.web.args.Days), else `default`."""
+    return parser.parse(FEED_ARGS, location="query").get("days", default)
 
 
 @bp.get("/category/<category>.atom")

@@ -21,8 +21,9 @@ from sanity.models import Paper
 from sanity.papers import Filters, get_paper, papers_select
 from sanity.query import QueryError, parse_query
 from sanity.timeutil import as_utc
+from sanity.web.args import ListArgsSchema
+from sanity.web.declare import parser
 
-RANKS = ("time", "search", "similar", "tags", "random")
 WINDOWS = [("latest", "latest day"), ("3", "3 days"), ("7", "week"), ("30", "month")]
 WINDOW_PHRASES = {
     "latest": "from the latest announcement day",
@@ -32,7 +33,7 @@ WINDOW_PHRASES = {
 }
 RANKED_LIMIT = 200  # similar/recommended papers fetched at once; pages slice them
 MAX_RANKED = 1000
-_TRUE = ("1", "true", "yes", "on")
+LIST_ARGS = ListArgsSchema()
 
 
 @dataclass
@@ -86,50 +87,15 @@ class ListArgs:
         return WINDOW_PHRASES.get(self.days) or f"from the last {self.days} days"
 
 
-def parse_args(args) -> ListArgs:
-    """ListArgs from request.args; a 400 names the first bad parameter."""
-    out = ListArgs(
-        q=(args.get("q") or "").strip(),
-        pid=(args.get("pid") or "").strip(),
-        tags=split_tags(args.getlist("tags")),
-        days=(args.get("days") or "").strip().lower(),
-        category=(args.get("category") or "").strip(),
-        hide=(args.get("hide") or "").lower() in _TRUE,
-    )
-    out.rank = (args.get("rank") or "").strip().lower() or out.implied_rank()
-    if out.rank not in RANKS:
-        abort(400, "rank must be one of: " + ", ".join(RANKS))
-    if out.days and out.days != "latest":
-        try:
-            days = float(out.days)
-        except ValueError:
-            abort(400, "days must be a number of days or 'latest'")
-        if not 0 < days <= 100_000:
-            abort(400, "days must be a positive number")
-        out.days = f"{days:g}"
-    if len(out.category) > 64 or any(c.isspace() for c in out.category):
-        abort(400, "category must be an arXiv category such as cs.LG")
-    out.page = min(max(args.get("page", 1, type=int) or 1, 1), 100_000)
-    out.C = c_arg(args.get("C"))
+def parse_args() -> ListArgs:
+    """ListArgs from the request's query (sanity.web.args.ListArgsSchema); a 400 names the first
+    bad parameter."""
+    values = parser.parse(LIST_ARGS, location="query")
+    days = values.pop("days", "")
+    out = ListArgs(**values, days=days if isinstance(days, str) else f"{days:g}")
+    if "rank" not in values:
+        out.rank = out.implied_rank()
     return out
-
-
-def split_tags(values: list[str]) -> list[str]:
-    """tags=a,b or tags=a&tags=b (checkboxes) alike: names in order, without repeats."""
-    names = (part.strip() for value in values for part in value.split(","))
-    return list(dict.fromkeys(n for n in names if n))
-
-
-def c_arg(raw: str | None) -> float | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        abort(400, "C must be a number")
-    if not 1e-4 <= value <= 1e4:
-        abort(400, "C must be between 0.0001 and 10000")
-    return value
 
 
 def window_days(days: str, now: datetime) -> float | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
@@ -15,6 +15,8 @@ from sanity.db import db, is_sqlite
 from sanity.models import CrawlRun, Paper, Tag, TagPaper
 from sanity.papers import stats_dict
 from sanity.timeutil import as_utc, get_clock
+from sanity.web.args import TagPageArgs
+from sanity.web.declare import parser
 from sanity.web.listing import per_page
 from sanity.web.papers import current_viewer, tags_by_paper
 
@@ -22,6 +24,7 @@ bp = Blueprint("pages", __name__)
 
 CHART_DAYS = 90
 RECENT_CRAWLS = 10
+TAG_PAGE_ARGS = TagPageArgs()
 
 
 @bp.get("/tags")
@@ -43,14 +46,14 @@ def tag(name: str):
     found = db.session.scalar(select(Tag).where(Tag.user_id == current_user.id, Tag.name == name))
     if found is None:
         abort(404, f"You have no tag named “{name[:80]}”.")
-    negative = (request.args.get("negative") or "") in ("1", "true", "yes")
+    values = parser.parse(TAG_PAGE_ARGS, location="query")
+    negative, page = values["negative"], values["page"]
     query = (
         select(Paper)
         .join(TagPaper, TagPaper.paper_id == Paper.id)
         .where(TagPaper.tag_id == found.id, TagPaper.negative.is_(negative))
         .order_by(TagPaper.added.desc(), Paper.id)
     )
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), 100_000)
     listing = db.paginate(query, page=page, per_page=per_page(), error_out=False)
     counts = current_viewer().tags.get(found.name, {"positive": [], "negative": []})
     return render_template(

@@ -82,7 +82,7 @@ def tags_by_paper(viewer: listing.Viewer, papers) -> dict[str, list[tuple[str, b
 @bp.get("/")
 def index():
     """The paper list: newest, search, similar, recommended or random, with filters."""
-    args = listing.parse_args(request.args)
+    args = listing.parse_args()
     viewer = current_viewer()
     now = get_clock().now()
     found = listing.run(args, viewer, now)

@@ -1,4 +1,5 @@
-"""Saved searches in the JSON API and their page: keep a query, see its new matches."""
+"""Saved searches in the JSON API (api_bp) and their page (bp): keep a query, see its new
+matches."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from sanity.engine.search import new_matches
 from sanity.models import SavedSearch
 from sanity.papers import paper_dict
 from sanity.timeutil import get_clock, isoformat
+from sanity.web import args, schemas
+from sanity.web.declare import Blueprint as ApiBlueprint
 
 bp = Blueprint("searches", __name__)
+api_bp = ApiBlueprint("api_searches", __name__, url_prefix="/api", description="Saved searches")
 
 
 def _dict(saved: SavedSearch, new: int | None = None) -> dict:
@@ -36,28 +40,23 @@ def _mine(search_id: int) -> SavedSearch:
     return saved
 
 
-@bp.get("/api/searches")
-@login_required
+@api_bp.route("/searches")
+@api_bp.login_required
+@api_bp.answers(schemas.SavedSearches)
 def list_searches():
     """The user's saved searches with how many new matches each has."""
     items = [_dict(s, len(new_matches(s))) for s in saved_searches(current_user)]
     return jsonify(searches=items)
 
 
-@bp.post("/api/searches")
-@login_required
-def create():
+@api_bp.route("/searches", methods=["POST"])
+@api_bp.login_required
+@api_bp.body(args.NewSearch())
+@api_bp.answers(schemas.SavedSearch, 409, 413, status=201)
+def create(q: str, name: str | None = None, category: str | None = None):
     """Save a search: {"name": "...", "q": "...", "category": "cs.LG"} (409 if the name exists)."""
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or not isinstance(body.get("q"), str):
-        abort(400, 'send {"name": "...", "q": "search words", "category": null}')
-    category = body.get("category")
-    if category is not None and (not isinstance(category, str) or len(category) > 64):
-        abort(400, "category must be an arXiv category such as cs.LG")
     try:
-        saved = save_search(
-            current_user, str(body.get("name") or ""), body["q"], category, get_clock().now()
-        )
+        saved = save_search(current_user, name or "", q, category, get_clock().now())
     except SearchError as exc:
         abort(400, str(exc))
     except LookupError as exc:
@@ -65,8 +64,10 @@ def create():
     return jsonify(_dict(saved, 0)), 201
 
 
-@bp.delete("/api/searches/<int:search_id>")
-@login_required
+@api_bp.route("/searches/<int:search_id>", methods=["DELETE"])
+@api_bp.login_required
+@api_bp.path(args.SearchPath())
+@api_bp.answers(schemas.SavedSearches, 404)
 def delete(search_id: int):
     """Forget a saved search."""
     db.session.delete(_mine(search_id))
@@ -74,22 +75,29 @@ def delete(search_id: int):
     return jsonify(searches=[_dict(s) for s in saved_searches(current_user)])
 
 
-@bp.get("/api/searches/<int:search_id>/papers")
-@login_required
+@api_bp.route("/searches/<int:search_id>/papers")
+@api_bp.login_required
+@api_bp.path(args.SearchPath())
+@api_bp.answers(schemas.PaperList, 404)
 def new_papers(search_id: int):
     """Matches added since the search was last marked seen, newest first."""
     papers = [paper_dict(p) for p in new_matches(_mine(search_id))]
     return jsonify(papers=papers, total=len(papers), page=1)
 
 
-@bp.post("/api/searches/<int:search_id>/seen")
-@login_required
-def mark_seen(search_id: int):
-    """Mark the current matches as seen (they stop counting as new)."""
-    saved = _mine(search_id)
+def _seen(saved: SavedSearch) -> SavedSearch:
     saved.seen = get_clock().now()
     db.session.commit()
-    return jsonify(_dict(saved, 0))
+    return saved
+
+
+@api_bp.route("/searches/<int:search_id>/seen", methods=["POST"])
+@api_bp.login_required
+@api_bp.path(args.SearchPath())
+@api_bp.answers(schemas.SavedSearch, 404)
+def mark_seen(search_id: int):
+    """Mark the current matches as seen (they stop counting as new)."""
+    return jsonify(_dict(_seen(_mine(search_id)), 0))
 
 
 @bp.get("/searches")
@@ -104,7 +112,7 @@ def page():
 @login_required
 def page_seen(search_id: int):
     """Form version of "mark as seen" for the page."""
-    mark_seen(search_id)
+    _seen(_mine(search_id))
     return redirect(url_for("searches.page"))
 
 

@@ -6,13 +6,16 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, insert, select
 
 from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.models import Paper, Tag, TagPaper
 from sanity.timeutil import isoformat
-from tests.factories import BASE_TIME, make_paper, make_record, register
+from tests.factories import BASE_TIME, make_paper, make_record
+
+pytestmark = pytest.mark.both_databases
 
 
 def bearer(name: str = "lib") -> dict[str, str]:
@@ -225,10 +228,10 @@ def test_import_body_size_is_limited(app, client):
     assert response.status_code == 413 and "error" in response.get_json()
 
 
-def test_browser_imports_need_the_csrf_token(client):
+def test_browser_imports_need_the_csrf_token(client, login):
     """A session import without X-CSRFToken is refused; with it, it works."""
     pid = make_paper().id
-    token = register(client, "vic")
+    token = login(client, "vic")
     body = {"version": 1, "tags": {"mine": [pid]}}
     assert client.post("/api/library", json=body).status_code == 400
     assert library_state("vic") == set()
@@ -248,11 +251,11 @@ def test_count_of_memberships_after_repeated_imports(client):
     assert db.session.scalar(select(func.count()).select_from(Tag)) == 2
 
 
-def test_bibtex_links_from_the_pages(client):
+def test_bibtex_links_from_the_pages(client, login):
     """The paper page, a tag page and the profile link to BibTeX and library downloads."""
-    from tests.factories import make_paper, register
+    from tests.factories import make_paper
 
-    token = register(client, "libby")
+    token = login(client, "libby")
     paper = make_paper()
     client.put(f"/api/tags/reading/papers/{paper.id}", headers={"X-CSRFToken": token})
     assert f"/api/papers/{paper.id}/bibtex" in client.get(f"/paper/{paper.id}").get_data(True)

@@ -13,6 +13,8 @@ from sanity.accounts.quotas import DEFAULTS
 from sanity.ingest.lite import LiteUser
 from tests.factories import make_paper, register
 
+pytestmark = pytest.mark.both_databases  # sessions, limits and quotas live in the database
+
 
 def put(client, token: str, tag: str, pid: str):
     return client.put(f"/api/tags/{tag}/papers/{pid}", headers={"X-CSRFToken": token})

@@ -11,6 +11,8 @@ from sanity.leases import Lease, LockBusy
 from sanity.scheduler import crawl_job
 from tests.factories import BASE_TIME, TOPICS, fake_papers, topical_papers
 
+pytestmark = pytest.mark.both_databases
+
 
 def ids_of(body) -> list[str]:
     return [p["id"] for p in body["papers"]]

@@ -12,6 +12,8 @@ from sanity.ingest.upsert import upsert_papers
 from sanity.query import QueryError, parse_query
 from tests.factories import make_paper, make_record
 
+pytestmark = pytest.mark.both_databases
+
 HOSTILE = [
     "cs.LG", "C++", "self-supervised", "2401.01234", "arXiv:2401.01234v2", '"unbalanced',
     "NEAR", "*", "-", "NOT", "AND OR", "a:b", "title:x", "(", ")", "^", "'; DROP TABLE papers;--",

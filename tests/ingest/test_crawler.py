@@ -12,6 +12,8 @@ from sanity.ingest.crawler import crawl
 from sanity.models import CrawlRun, Paper
 from tests.factories import BASE_TIME, fake_papers
 
+pytestmark = pytest.mark.both_databases
+
 
 def stored_ids() -> list[str]:
     return sorted(db.session.scalars(select(Paper.id)))

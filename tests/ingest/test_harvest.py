@@ -14,6 +14,8 @@ from sanity.timeutil import as_utc
 from tests.arxiv_server import FakePaper
 from tests.factories import BASE_TIME, fake_papers
 
+pytestmark = pytest.mark.both_databases
+
 DAY = 24 * 60  # minutes
 
 

@@ -20,6 +20,8 @@ from sanity.ingest import lite as import_lite
 from sanity.models import Paper, Tag, TagPaper, User
 from tests.factories import make_paper
 
+pytestmark = pytest.mark.both_databases
+
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 
 

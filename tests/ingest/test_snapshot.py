@@ -16,6 +16,8 @@ from sanity.leases import INGEST_LOCK, Lease
 from sanity.models import JobLock, Paper
 from sanity.timeutil import as_utc
 
+pytestmark = pytest.mark.both_databases
+
 # Three lines exactly as the snapshot writes them: compact JSON, keys in arXiv's order, raw
 # line-wrapped title/abstract, LaTeX in `authors`, unicode in `authors_parsed`, null license.
 KAGGLE_0704_0001 = r"""{"id":"0704.0001","submitter":"Pavel Nadolsky","authors":"C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan","title":"Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies","comments":"37 pages, 15 figures; published version","journal-ref":"Phys.Rev.D76:013009,2007","doi":"10.1103/PhysRevD.76.013009","report-no":"ANL-HEP-PR-07-12","categories":"hep-ph","license":null,"abstract":"  A fully differential calculation in perturbative quantum chromodynamics is\npresented for the production of massive photon pairs at hadron colliders.\n","versions":[{"version":"v1","created":"Mon, 2 Apr 2007 19:18:42 GMT"},{"version":"v2","created":"Tue, 24 Jul 2007 20:10:27 GMT"}],"update_date":"2008-11-13","authors_parsed":[["Balázs","C.",""],["Berger","E. L.",""],["Nadolsky","P. M.",""],["Yuan","C. -P.",""]]}"""  # noqa: E501

@@ -24,6 +24,8 @@ from tests.factories import csrf_from, register
 from tests.mail.test_send import BASE, ask_reset, join_mail_threads, only_link, path_of, smtp
 from tests.smtp_server import SmtpServer
 
+pytestmark = pytest.mark.both_databases  # sessions, limits and quotas live in the database
+
 __all__ = ["smtp"]  # the fixture, shared with test_send
 PASSWORD = "correct horse"
 

@@ -22,6 +22,8 @@ from sanity.timeutil import as_utc
 from tests.factories import BASE_TIME, csrf_from, make_paper, topical_papers
 from tests.smtp_server import SmtpServer, free_port
 
+pytestmark = pytest.mark.both_databases
+
 BASE = "https://sanity.example.org"
 
 

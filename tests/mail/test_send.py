@@ -13,7 +13,7 @@ from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.mail import links
 from sanity.mail import send as mail
-from tests.factories import csrf_from, register
+from tests.factories import csrf_from
 from tests.smtp_server import SmtpServer, free_port
 
 BASE = "https://sanity.example.org/base"
@@ -40,13 +40,6 @@ def join_mail_threads() -> None:
     for thread in threading.enumerate():
         if thread.name == "sanity-mail":
             thread.join(10)
-
-
-def login(client, username: str, password: str):
-    token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post(
-        "/login", data={"csrf_token": token, "username": username, "password": password}
-    )
 
 
 def set_email(client, token: str, email: str, digest: bool = True, password="correct horse"):
@@ -153,9 +146,9 @@ def test_external_urls_use_base_url_outside_requests(app):
 # ---- address verification ----
 
 
-def test_verification_link_verifies_the_address_without_logging_in(app, client, smtp):
+def test_verification_link_verifies_the_address_without_logging_in(app, client, smtp, login):
     """The profile button mails a link; opening it logged out marks the address verified."""
-    token = register(client, "alice")
+    token = login(client, "alice")
     set_email(client, token, "alice@example.org")
     profile = client.get("/profile").get_data(as_text=True)
     assert "Send verification email" in profile and "not verified yet" in profile
@@ -174,9 +167,9 @@ def test_verification_link_verifies_the_address_without_logging_in(app, client, 
     assert len(smtp.received) == 1  # nothing to verify: no second mail
 
 
-def test_verification_link_is_for_one_address_and_expires(app, client, smtp, clock):
+def test_verification_link_is_for_one_address_and_expires(app, client, smtp, clock, login):
     """A link for an old address, an expired link or a forged one verifies nothing."""
-    token = register(client, "bea")
+    token = login(client, "bea")
     set_email(client, token, "bea@example.org")
     client.post("/profile/verify", data={"csrf_token": token})
     old_link = only_link(smtp.received[0], "/verify/")
@@ -193,19 +186,19 @@ def test_verification_link_is_for_one_address_and_expires(app, client, smtp, clo
     assert not accounts.find_user("bea").email_verified
 
 
-def test_sending_a_verification_needs_login_and_csrf(app, client, smtp):
+def test_sending_a_verification_needs_login_and_csrf(app, client, smtp, login):
     """The send button is a CSRF-checked POST for logged-in users only."""
     assert client.post("/profile/verify").status_code in (302, 400)
-    token = register(client, "cleo")
+    token = login(client, "cleo")
     set_email(client, token, "cleo@example.org")
     assert client.post("/profile/verify").status_code == 400
     assert smtp.received == []
 
 
-def test_a_mail_failure_is_explained_on_the_profile(app, client, smtp):
+def test_a_mail_failure_is_explained_on_the_profile(app, client, smtp, login):
     """If the server refuses the address, the user sees a message instead of an error page."""
     smtp.handler.reject.add("dora@example.org")
-    token = register(client, "dora")
+    token = login(client, "dora")
     set_email(client, token, "dora@example.org")
     response = client.post("/profile/verify", data={"csrf_token": token}, follow_redirects=True)
     assert response.status_code == 200
@@ -296,6 +289,7 @@ def test_reset_never_reveals_whether_an_account_exists(app, client, smtp):
     assert [r.recipients for r in smtp.received] == [["gus@example.org"], ["gus@example.org"]]
 
 
+@pytest.mark.both_databases
 def test_reset_requests_are_rate_limited(tmp_path, database_url, monkeypatch):
     """Too many reset requests from one address get 429."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
@@ -310,6 +304,7 @@ def test_reset_requests_are_rate_limited(tmp_path, database_url, monkeypatch):
         db.engine.dispose()
 
 
+@pytest.mark.both_databases
 def test_reset_mail_per_account_is_rate_limited(tmp_path, database_url, monkeypatch):
     """One account cannot be flooded with reset mail from many addresses."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from config import TestingConfig
 from sanity import create_app
 from sanity.ingest.crawler import crawl
@@ -15,6 +17,7 @@ PAPER_FIELDS = {
 }  # fmt: skip
 
 
+@pytest.mark.both_databases
 def test_papers_newest_first_with_paging(client, clock):
     """Papers come newest first in the list shape, paged with total and page."""
     now = clock.now()
@@ -39,6 +42,7 @@ def test_per_page_is_bounded(client):
         assert query.split("=")[0] in response.get_json()["error"]
 
 
+@pytest.mark.both_databases
 def test_random_sort_returns_the_same_papers(client):
     """sort=random returns papers from the collection, all of them when they fit a page."""
     ids = {make_paper().id for _ in range(8)}
@@ -46,6 +50,7 @@ def test_random_sort_returns_the_same_papers(client):
     assert {p["id"] for p in body["papers"]} == ids and body["total"] == 8
 
 
+@pytest.mark.both_databases
 def test_category_filter_matches_cross_lists_exactly(client):
     """category=C matches primary and cross-listed categories, whole codes only."""
     a = make_paper(categories=["cs.LG", "stat.ML"]).id
@@ -59,6 +64,7 @@ def test_category_filter_matches_cross_lists_exactly(client):
     assert client.get("/api/papers?category=math_AP").get_json()["total"] == 1
 
 
+@pytest.mark.both_databases
 def test_days_filter_uses_publication_time(client, clock):
     """days=D keeps papers first published within the last D days."""
     recent = make_paper(when=clock.now() - timedelta(days=1)).id
@@ -68,6 +74,7 @@ def test_days_filter_uses_publication_time(client, clock):
     assert client.get("/api/papers").get_json()["total"] == 2
 
 
+@pytest.mark.both_databases
 def test_one_paper_by_any_id_form(client):
     """A paper by plain, versioned, arXiv:-prefixed and old-style id; JSON fields as designed."""
     record = make_paper(id="2401.01234", version=3, title="A & <b>", doi="10.1/x")
@@ -95,6 +102,7 @@ def test_unknown_and_malformed_ids(client):
         assert response.is_json and "not an arXiv id" in response.get_json()["error"]
 
 
+@pytest.mark.both_databases
 def test_stats_report_papers_and_last_crawl(app, client, arxiv, clock):
     """Stats give the paper count, the newest paper and the last crawl's outcome."""
     empty = client.get("/api/stats").get_json()
@@ -109,6 +117,7 @@ def test_stats_report_papers_and_last_crawl(app, client, arxiv, clock):
     assert last["time"].endswith("Z") and last["error"] is None
 
 
+@pytest.mark.both_databases
 def test_health_ok_and_unavailable(client, tmp_path, monkeypatch):
     """Health is 200 when the database answers and 503 (JSON) when it does not."""
     assert client.get("/api/health").get_json() == {"status": "ok"}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sanity.accounts import users as accounts
 from sanity.engine import jobs
-from tests.factories import make_paper, register, topical_papers
+from tests.factories import make_paper, topical_papers
+
+pytestmark = pytest.mark.both_databases
 
 
 def bearer(name: str = "tess") -> dict[str, str]:
@@ -49,10 +53,10 @@ def test_versioned_and_old_style_ids_and_errors(client):
     assert client.put(f"/api/tags/{long_name}/papers/hep-th/9901001", headers=h).status_code == 400
 
 
-def test_session_writes_need_the_csrf_header(client):
+def test_session_writes_need_the_csrf_header(client, login):
     """Browser writes without the X-CSRFToken header are refused; with it they work."""
     paper = make_paper().id
-    token = register(client, "uma")
+    token = login(client, "uma")
     assert client.put(f"/api/tags/t/papers/{paper}").status_code == 400
     response = client.put(f"/api/tags/t/papers/{paper}", headers={"X-CSRFToken": token})
     assert response.status_code == 200 and response.get_json()["tags"] == {"t": [paper]}

@@ -14,7 +14,8 @@ from sanity.models import User
 from tests.factories import csrf_from, make_paper, register
 
 
-def login(client, username, password, remember=False, next_url=None):
+def post_login(client, username, password, remember=False, next_url=None):
+    """The login form, posted as a browser would (these tests are about the form itself)."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
     data = {"csrf_token": token, "username": username, "password": password}
     if remember:
@@ -23,6 +24,7 @@ def login(client, username, password, remember=False, next_url=None):
     return client.post(url, data=data)
 
 
+@pytest.mark.both_databases
 def test_register_logs_in_and_usernames_are_unique_case_insensitively(client):
     """Sign-up creates the account and a session; 'ALICE' is then taken."""
     register(client, "Alice")
@@ -72,8 +74,8 @@ def test_register_explains_every_failure(client, username, password, password2, 
 def test_login_failures_do_not_reveal_whether_a_user_exists(client):
     """Wrong password and unknown user get the same answer."""
     accounts.create_user("dave", "right password")
-    wrong = login(client, "dave", "wrong password")
-    unknown = login(client, "nobody", "wrong password")
+    wrong = post_login(client, "dave", "wrong password")
+    unknown = post_login(client, "nobody", "wrong password")
     assert wrong.status_code == unknown.status_code == 401
     text = lambda r: re.sub(r'(value|content)="[^"]*"', "", r.get_data(as_text=True))  # noqa: E731
     assert text(wrong).replace("dave", "X") == text(unknown).replace("nobody", "X")
@@ -83,9 +85,10 @@ def test_login_failures_do_not_reveal_whether_a_user_exists(client):
 def test_login_redirects_only_to_local_pages(client):
     """?next= is followed for local paths only, never to another host."""
     accounts.create_user("erin", "right password")
-    assert login(client, "erin", "right password", next_url="/tags").headers["Location"] == "/tags"
+    response = post_login(client, "erin", "right password", next_url="/tags")
+    assert response.headers["Location"] == "/tags"
     for evil in ("//evil.example", "https://evil.example/", "/\\evil.example", "javascript:x"):
-        response = login(client, "erin", "right password", next_url=evil)
+        response = post_login(client, "erin", "right password", next_url=evil)
         assert response.headers["Location"] == "/", evil
 
 
@@ -94,12 +97,12 @@ def test_disabled_accounts_cannot_log_in(client):
     user = accounts.create_user("frank", "right password")
     user.is_disabled = True
     db.session.commit()
-    assert login(client, "frank", "right password").status_code == 401
+    assert post_login(client, "frank", "right password").status_code == 401
 
 
-def test_logout_is_post_with_csrf_only(client):
+def test_logout_is_post_with_csrf_only(client, login):
     """GET /logout changes nothing; POST without the token is refused; with it, logs out."""
-    token = register(client, "gina")
+    token = login(client, "gina")
     assert client.get("/logout").status_code == 405
     assert client.post("/logout").status_code == 400
     assert client.get("/profile").status_code == 200
@@ -107,10 +110,10 @@ def test_logout_is_post_with_csrf_only(client):
     assert client.get("/profile").status_code == 302
 
 
-def test_password_change_signs_out_other_sessions(app):
+def test_password_change_signs_out_other_sessions(app, login):
     """After a password change the other browser's session no longer works."""
     first, second = app.test_client(), app.test_client()
-    register(first, "hank", "first password")
+    login(first, "hank", "first password")
     login(second, "hank", "first password")
     assert second.get("/profile").status_code == 200
     token = csrf_from(first.get("/profile").get_data(as_text=True))
@@ -129,9 +132,9 @@ def test_password_change_signs_out_other_sessions(app):
     assert accounts.authenticate("hank", "second password") is not None
 
 
-def test_wrong_current_password_is_refused(client):
+def test_wrong_current_password_is_refused(client, login):
     """Changing the password needs the current one."""
-    token = register(client, "ivy", "first password")
+    token = login(client, "ivy", "first password")
     response = client.post(
         "/profile/password",
         data={
@@ -146,9 +149,9 @@ def test_wrong_current_password_is_refused(client):
     )
 
 
-def test_profile_settings_and_tokens(client):
+def test_profile_settings_and_tokens(client, login):
     """Email/digest are saved; a token is shown once, works as Bearer, and can be revoked."""
-    register(client, "jack")
+    login(client, "jack")
     token = csrf_from(client.get("/profile").get_data(as_text=True))
     response = client.post(
         "/profile",
@@ -170,9 +173,10 @@ def test_profile_settings_and_tokens(client):
     assert anon.get("/api/tags", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
 
 
-def test_delete_account_removes_tags(client):
+@pytest.mark.both_databases
+def test_delete_account_removes_tags(client, login):
     """Deleting your account (with your password) removes it and its tags."""
-    token = register(client, "kate", "kate password")
+    token = login(client, "kate", "kate password")
     paper = make_paper()
     client.put(f"/api/tags/fav/papers/{paper.id}", headers={"X-CSRFToken": token})
     response = client.post("/account/delete", data={"csrf_token": token, "password": "nope"})
@@ -204,6 +208,7 @@ def test_security_headers_and_cookie_flags(client):
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
+@pytest.mark.both_databases
 def test_failed_logins_are_rate_limited(tmp_path, database_url, monkeypatch):
     """Repeated failed logins for one user get 429 with Retry-After; the right one still waits."""
     from flask_migrate import upgrade
@@ -221,9 +226,9 @@ def test_failed_logins_are_rate_limited(tmp_path, database_url, monkeypatch):
         upgrade()
         accounts.create_user("lena", "right password")
         client = app.test_client()
-        codes = [login(client, "lena", "wrong password").status_code for _ in range(4)]
+        codes = [post_login(client, "lena", "wrong password").status_code for _ in range(4)]
         assert codes == [401, 401, 401, 429]
-        limited = login(client, "lena", "right password")
+        limited = post_login(client, "lena", "right password")
         assert limited.status_code == 429 and int(limited.headers["Retry-After"]) > 0
         db.session.remove()
         db.engine.dispose()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
+
 from sanity.accounts import users as accounts
 from sanity.web import bibtex
-from tests.factories import make_paper, register
+from tests.factories import make_paper
 
 
 def paper(**overrides) -> SimpleNamespace:
@@ -225,6 +227,7 @@ def test_selection_clashes_get_suffixes(client):
     assert f"@misc{{park{year}graphsa," in body and f"@misc{{park{year}graphsb," in body
 
 
+@pytest.mark.both_databases
 def test_tag_bibtex_needs_auth_and_lists_positive_papers(client):
     """GET /api/tags/NAME/bibtex: 401 anonymous, 404 unknown tag, only positive papers."""
     liked = make_paper(title="Liked paper", authors=["Ann Lee"]).id
@@ -242,10 +245,11 @@ def test_tag_bibtex_needs_auth_and_lists_positive_papers(client):
     assert client.get("/api/tags/ml/bibtex", headers=bearer("other")).status_code == 404
 
 
-def test_tag_bibtex_works_with_the_browser_session(client):
+@pytest.mark.both_databases
+def test_tag_bibtex_works_with_the_browser_session(client, login):
     """A logged-in browser downloads a tag's BibTeX (GET needs no CSRF token)."""
     pid = make_paper(title="Session paper").id
-    token = register(client, "sam")
+    token = login(client, "sam")
     client.put(f"/api/tags/reading list/papers/{pid}", headers={"X-CSRFToken": token})
     response = client.get("/api/tags/reading list/bibtex")
     assert response.status_code == 200 and f"eprint = {{{pid}}}" in response.get_data(True)

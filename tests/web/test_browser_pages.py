@@ -21,7 +21,7 @@ from tests.factories import topical_papers
 
 CHROMIUM = "/usr/bin/chromium"
 
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = pytest.mark.slow  # on SQLite (the app fixture's default)
 
 
 @pytest.fixture

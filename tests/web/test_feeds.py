@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import feedparser
+import pytest
 
 from sanity.accounts import users as accounts
 from sanity.engine import jobs
-from tests.factories import make_paper, register, topical_papers
+from tests.factories import make_paper, topical_papers
+
+pytestmark = pytest.mark.both_databases
 
 
 def bearer(name: str = "fred") -> dict[str, str]:
@@ -53,9 +56,9 @@ def test_tag_feed_needs_the_key_and_stops_when_revoked(client):
     assert reader.get(f"/feeds/{key}/tags/graphs.atom").status_code == 404
 
 
-def test_feed_key_from_the_profile(client):
+def test_feed_key_from_the_profile(client, login):
     """The profile creates, shows and replaces the feed key (POST with CSRF)."""
-    token = register(client, "gus")
+    token = login(client, "gus")
     assert client.post("/feeds/key").status_code == 400  # no CSRF token
     client.post("/feeds/key", data={"csrf_token": token})
     first = accounts.find_user("gus").feed_key
@@ -98,9 +101,9 @@ def test_saved_searches_api_new_matches_and_feed(client, clock, monkeypatch):
     assert client.delete(f"/api/searches/{sid}", headers=h).get_json() == {"searches": []}
 
 
-def test_saved_searches_page(client):
+def test_saved_searches_page(client, login):
     """The page saves a search from a form and lists it."""
-    token = register(client, "ines")
+    token = login(client, "ines")
     make_paper(title="Kernel ridge regression")
     response = client.post("/searches", data={"csrf_token": token, "q": "kernel", "name": ""})
     assert response.status_code == 302

@@ -10,7 +10,7 @@ import pytest
 
 from sanity.accounts import users as accounts
 from sanity.engine import jobs
-from tests.factories import csrf_from, make_paper, register
+from tests.factories import csrf_from, make_paper
 
 XSS = [
     "<script>alert(1)</script>",
@@ -56,10 +56,11 @@ def test_paper_fields_are_inert_everywhere(client, payload):
     assert not parsed.bozo and no_live_markup(atom.decode(), payload) is None
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("payload", XSS)
-def test_tag_names_and_searches_are_inert(client, payload):
+def test_tag_names_and_searches_are_inert(client, payload, login):
     """User-chosen tag names and search queries render escaped."""
-    token = register(client, "mallory")
+    token = login(client, "mallory")
     paper = make_paper()
     name = payload.replace("/", "").replace(",", "")[:64] or "x"
     response = client.put(f"/api/tags/{name}/papers/{paper.id}", headers={"X-CSRFToken": token})
@@ -81,6 +82,7 @@ def test_hostile_usernames_are_refused(client, payload):
     no_live_markup(response.get_data(as_text=True), payload)
 
 
+@pytest.mark.both_databases
 @pytest.mark.parametrize("payload", METACHARACTERS)
 def test_metacharacters_in_every_query_parameter(client, payload):
     """SQL and FTS metacharacters in parameters give 200 or a clean 400, and lose nothing."""
@@ -103,6 +105,7 @@ def test_path_tricks_in_ids(client, trick):
         assert b"root:" not in response.data
 
 
+@pytest.mark.both_databases
 def test_invalid_utf8_and_oversized_bodies(client):
     """Invalid UTF-8 is refused or replaced; bodies over the limit are 413 JSON."""
     response = client.post("/api/similar", data=b'{"text": "\xff\xfe"}',
@@ -114,9 +117,9 @@ def test_invalid_utf8_and_oversized_bodies(client):
     assert big.status_code == 413 and big.is_json
 
 
-def test_csrf_is_required_for_every_browser_write(client):
+def test_csrf_is_required_for_every_browser_write(client, login):
     """Without the token, session writes are refused (forms and JSON)."""
-    register(client, "oscar")
+    login(client, "oscar")
     paper = make_paper()
     attempts = [
         ("post", "/logout", {}), ("post", "/profile", {"email": "a@b.cd"}),
@@ -131,7 +134,8 @@ def test_csrf_is_required_for_every_browser_write(client):
     assert client.get("/api/tags").get_json() == {"tags": {}, "negative": {}}
 
 
-def test_one_user_cannot_touch_anothers_things(client):
+@pytest.mark.both_databases
+def test_one_user_cannot_touch_anothers_things(client, login):
     """Tags, tokens, saved searches and feeds of one user are out of reach of another."""
     alice = accounts.create_user("alice", "alice password")
     paper = make_paper()
@@ -139,7 +143,7 @@ def test_one_user_cannot_touch_anothers_things(client):
     a = {"Authorization": f"Bearer {a_token}"}
     client.put(f"/api/tags/private/papers/{paper.id}", headers=a)
     sid = client.post("/api/searches", json={"q": "x", "name": "s"}, headers=a).get_json()["id"]
-    token = register(client, "bob")
+    token = login(client, "bob")
     assert client.get("/api/tags").get_json() == {"tags": {}, "negative": {}}
     assert client.delete("/api/tags/private", headers={"X-CSRFToken": token}).status_code == 404
     assert client.get(f"/api/searches/{sid}/papers").status_code == 404

@@ -11,7 +11,7 @@ import pytest
 
 from sanity.engine import jobs
 from sanity.models import CrawlRun
-from tests.factories import make_paper, register, topical_papers
+from tests.factories import make_paper, topical_papers
 
 HOSTILE = '<script>alert("x")</script> & $\\alpha<\\beta$ "quoted"'
 
@@ -50,10 +50,10 @@ def test_public_pages_render(client, path):
     assert "Thank you to arXiv for use of its open access interoperability." in page
 
 
-def test_pages_have_no_inline_script_or_style(client):
+def test_pages_have_no_inline_script_or_style(client, login):
     """No inline <script>, style= or on*= attributes anywhere (the CSP forbids them)."""
     paper = make_paper()
-    token = register(client, "ivy")
+    token = login(client, "ivy")
     tag(client, token, "t", paper.id)
     for path in ["/", f"/paper/{paper.id}", "/tags", "/tags/t", "/stats", "/about", "/nope"]:
         page = text(client.get(path))
@@ -95,6 +95,7 @@ def test_random_mode_lists_the_papers(client):
     assert set(cards(page)) == ids and "Shuffle again" in page
 
 
+@pytest.mark.both_databases
 def test_category_filter(client):
     """category= keeps papers listing that category, primary or cross-listed."""
     lg = make_paper(categories=["cs.LG"])
@@ -106,6 +107,7 @@ def test_category_filter(client):
     assert '<option value="cs.CV" selected>' in page
 
 
+@pytest.mark.both_databases
 def test_time_windows(client, clock):
     """days=N keeps the last N days; days=latest keeps the day up to the newest paper."""
     now = clock.now()
@@ -118,6 +120,7 @@ def test_time_windows(client, clock):
     assert cards(text(client.get("/"))) == [today.id, four.id, old.id]
 
 
+@pytest.mark.both_databases
 def test_latest_day_follows_the_newest_paper(client, clock):
     """With nothing announced for days, "latest day" still shows the newest announcement."""
     now = clock.now()
@@ -128,6 +131,7 @@ def test_latest_day_follows_the_newest_paper(client, clock):
     assert cards(page) == [newest.id, same_day.id] and "No papers" not in page
 
 
+@pytest.mark.both_databases
 def test_empty_window_says_so_and_offers_the_newest(client, clock):
     """An empty time window says so and shows the newest papers instead."""
     old = make_paper(when=clock.now() - timedelta(days=50))
@@ -142,6 +146,7 @@ def test_empty_database_explains_what_to_do(client):
     assert "No papers yet" in page and "sanity import" in page
 
 
+@pytest.mark.both_databases
 def test_pagination_keeps_every_parameter(client, clock):
     """Next/previous links keep the mode, query and filters; pages do not overlap."""
     for i in range(30):
@@ -187,6 +192,7 @@ def test_bad_list_parameters_are_400_pages(client, query, message):
 # ---- search ----
 
 
+@pytest.mark.both_databases
 def test_search_mode_ranks_by_relevance_with_an_id_first(client):
     """q= searches titles, abstracts and authors; an arXiv id puts that paper first."""
     hit = make_paper(title="Diffusion models for graphs")
@@ -199,6 +205,7 @@ def test_search_mode_ranks_by_relevance_with_an_id_first(client):
     assert cards(text(client.get(f"/?q=arXiv:{other.id}v1")))[0] == other.id
 
 
+@pytest.mark.both_databases
 def test_author_links_find_the_authors_papers(client):
     """An author's link (a quoted-name search) lists that author's papers."""
     mine = make_paper(authors=["Grace Hopper", "Ada Lovelace"])
@@ -208,6 +215,7 @@ def test_author_links_find_the_authors_papers(client):
     assert cards(text(client.get("/", query_string=author))) == [mine.id]
 
 
+@pytest.mark.both_databases
 def test_search_without_matches_says_so(client):
     """A search that finds nothing says so."""
     make_paper()
@@ -264,10 +272,11 @@ def test_anonymous_users_are_asked_to_log_in_to_tag(client):
     assert client.get("/tags").status_code == 302
 
 
-def test_logged_in_users_get_tag_controls_with_their_tags(client):
+@pytest.mark.both_databases
+def test_logged_in_users_get_tag_controls_with_their_tags(client, login):
     """Cards carry the tag form, chips for the paper's tags, and the user's tag names."""
     a, b = make_paper(), make_paper()
-    token = register(client, "carol")
+    token = login(client, "carol")
     tag(client, token, "reading", a.id)
     tag(client, token, "reading", b.id, negative=True)
     page = text(client.get("/"))
@@ -279,21 +288,23 @@ def test_logged_in_users_get_tag_controls_with_their_tags(client):
     assert 'name="csrf-token"' in page
 
 
-def test_hide_tagged_papers(client):
+@pytest.mark.both_databases
+def test_hide_tagged_papers(client, login):
     """hide=1 leaves out the papers the user tagged, in the list and in search."""
     a, b = make_paper(title="Alpha graph"), make_paper(title="Beta graph")
-    token = register(client, "dora")
+    token = login(client, "dora")
     tag(client, token, "t", a.id)
     assert cards(text(client.get("/?hide=1"))) == [b.id]
     assert cards(text(client.get("/?q=graph&hide=1"))) == [b.id]
     assert set(cards(text(client.get("/")))) == {a.id, b.id}
 
 
-def test_recommendations_for_a_tag_with_words(client):
+@pytest.mark.both_databases
+def test_recommendations_for_a_tag_with_words(client, login):
     """rank=tags ranks the tag's topic first, leaves out tagged papers, shows the words."""
     topics = topical_papers(8)
     jobs.full_build()
-    token = register(client, "erin")
+    token = login(client, "erin")
     for pid in topics["diffusion"][:3]:
         tag(client, token, "gen", pid)
     tag(client, token, "gen", topics["robots"][0], negative=True)
@@ -309,11 +320,12 @@ def test_recommendations_for_a_tag_with_words(client):
     assert {"tags": "gen", "C": "5"} in links(custom, "C=5")  # rank=tags is implied by tags
 
 
-def test_recommendations_accept_several_tags_as_checkboxes(client):
+@pytest.mark.both_databases
+def test_recommendations_accept_several_tags_as_checkboxes(client, login):
     """tags=a&tags=b (the form's checkboxes) works like tags=a,b."""
     topics = topical_papers(8)
     jobs.full_build()
-    token = register(client, "finn")
+    token = login(client, "finn")
     tag(client, token, "g", topics["graphs"][0])
     tag(client, token, "r", topics["robots"][0])
     page = text(client.get("/?rank=tags&tags=g&tags=r"))
@@ -321,10 +333,11 @@ def test_recommendations_accept_several_tags_as_checkboxes(client):
     assert cards(page) and cards(page) == cards(text(client.get("/?rank=tags&tags=g,r")))
 
 
-def test_recommendations_without_tags_explain_what_to_do(client):
+@pytest.mark.both_databases
+def test_recommendations_without_tags_explain_what_to_do(client, login):
     """No tagged papers, or an unknown tag, says what to do instead of failing."""
     make_paper()
-    register(client, "gus")
+    login(client, "gus")
     assert "No tagged papers to learn from yet" in text(client.get("/?rank=tags&tags=all"))
     assert "You have no tag named “nope”" in text(client.get("/?rank=tags&tags=nope"))
 
@@ -338,10 +351,11 @@ def test_recommend_route_redirects_to_the_list(client):
     }  # fmt: skip
 
 
-def test_tags_page_lists_counts_and_actions(client):
+@pytest.mark.both_databases
+def test_tags_page_lists_counts_and_actions(client, login):
     """/tags lists each tag with counts and links to its papers and recommendations."""
     a, b = make_paper(), make_paper()
-    token = register(client, "hana")
+    token = login(client, "hana")
     tag(client, token, "to read", a.id)
     tag(client, token, "to read", b.id, negative=True)
     page = text(client.get("/tags"))
@@ -354,9 +368,9 @@ def test_tags_page_lists_counts_and_actions(client):
     assert client.get("/tags/other").status_code == 404
 
 
-def test_tags_page_without_tags_explains(client):
+def test_tags_page_without_tags_explains(client, login):
     """A user without tags is told how to start one."""
-    register(client, "ian")
+    login(client, "ian")
     assert "No tags yet" in text(client.get("/tags"))
 
 
@@ -393,6 +407,7 @@ def test_paper_page_any_id_form_and_errors(client):
 # ---- stats, about, errors ----
 
 
+@pytest.mark.both_databases
 def test_stats_page_chart_and_crawls(app, client, clock):
     """/stats counts papers, draws papers per day as SVG bars and lists the last crawls."""
     now = clock.now()
@@ -411,6 +426,7 @@ def test_stats_page_chart_and_crawls(app, client, clock):
     assert "st-ok" in page and "st-failed" in page and "could not reach &lt;host&gt;" in page
 
 
+@pytest.mark.both_databases
 def test_stats_on_an_empty_database(client):
     """/stats works before anything is crawled."""
     page = text(client.get("/stats"))

@@ -14,10 +14,12 @@ from sanity.accounts import users as accounts
 from sanity.db import db
 from sanity.web.ratelimit import DatabaseStorage
 
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def limited_apps(tmp_path, database_url, monkeypatch):
-    """Apps on one migrated database with rate limits on (processes sharing it: test_production)."""
+    """Apps on one migrated database with rate limits on (processes: test_flows_production)."""
     monkeypatch.setenv("SANITY_INSTANCE_PATH", str(tmp_path))
     settings = {
         "DATABASE_URL": database_url,

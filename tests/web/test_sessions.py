@@ -17,6 +17,8 @@ from sanity.db import db
 from sanity.models import ApiToken, User
 from tests.factories import csrf_from, register
 
+pytestmark = pytest.mark.both_databases  # sessions, limits and quotas live in the database
+
 PASSWORD = "correct horse"
 
 

@@ -1,0 +1,150 @@
+"""How the API is declared: flask-smorest with 400 errors in our shape and our error pages.
+
+webargs (under flask-smorest) answers a bad parameter with a 422 and a body of its own. Here a
+bad parameter is a 400 whose `{"error": ...}` message names it, rendered by sanity.web.errors
+like every other error (JSON under /api, an HTML page elsewhere); the document says the same.
+"""
+
+from __future__ import annotations
+
+import flask_smorest
+import marshmallow as ma
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import abort
+from flask_login import login_required
+from flask_smorest.spec.plugins import FlaskPlugin
+from webargs.flaskparser import FlaskParser
+
+from sanity.web.schemas import Error
+
+AUTH = [{"bearer": []}, {"session": []}]
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer"},
+    "session": {"type": "apiKey", "in": "cookie", "name": "session"},
+}
+REASONS = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    404: "NOT_FOUND",
+    409: "CONFLICT",
+    413: "REQUEST_ENTITY_TOO_LARGE",
+    503: "SERVICE_UNAVAILABLE",
+}
+
+
+def error_message(messages: object, name: str | None = None) -> str:
+    """The first validation message, prefixed with the parameter it is about."""
+    while isinstance(messages, dict):
+        key, messages = next(iter(messages.items()))
+        if isinstance(key, str) and key != "_schema":
+            name = key  # the innermost named key (list indexes are not names)
+    while isinstance(messages, list | tuple):
+        messages = messages[0] if messages else "is invalid"
+        if isinstance(messages, dict):
+            return error_message(messages, name)
+    text = str(messages)
+    if name is None or text.startswith(name):
+        return text
+    return f"{name}{text}" if text.startswith(":") else f"{name} {text}"
+
+
+class Parser(FlaskParser):
+    """webargs' Flask parser answering 400 `{"error": "<name> must be ..."}`."""
+
+    DEFAULT_VALIDATION_STATUS = 400
+    # Unknown parameters and body keys are ignored, as they always were.
+    DEFAULT_UNKNOWN_BY_LOCATION = dict.fromkeys(FlaskParser.__location_map__, ma.EXCLUDE)
+
+    def handle_error(self, error, req, schema, *, error_status_code, error_headers):
+        messages = error.messages
+        if isinstance(messages, dict) and len(messages) == 1:
+            location, inner = next(iter(messages.items()))
+            messages = inner if location in self.__location_map__ else messages
+        abort(400, error_message(messages))
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        abort(400, "the body is not valid JSON")
+
+
+parser = Parser()
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """A smorest blueprint with our parser and short ways to document answers."""
+
+    ARGUMENTS_PARSER = parser
+
+    def query(self, schema: ma.Schema):
+        """Query parameters, passed to the view as keyword arguments."""
+        return self.arguments(schema, location="query", as_kwargs=True)
+
+    def path(self, schema: ma.Schema):
+        """Path parameters checked (and normalised) by `schema`, replacing the raw values."""
+        return self.arguments(schema, location="path", as_kwargs=True)
+
+    def body(self, schema: ma.Schema):
+        """A JSON body, passed to the view as keyword arguments."""
+        return self.arguments(schema, location="json", as_kwargs=True)
+
+    def answers(self, schema=None, *errors: int, status: int = 200, mimetype: str | None = None):
+        """Document the success answer (without serialising through it) and the error codes."""
+
+        def decorator(view):
+            for code in errors:
+                view = self.alt_response(code, response=REASONS[code])(view)
+            kind = mimetype or "application/json"
+            schema_or_text = schema if mimetype is None else {"type": "string"}
+            return self.alt_response(
+                status, schema=schema_or_text, content_type=kind, success=True
+            )(view)
+
+        return decorator
+
+    def login_required(self, view):
+        """flask-login's check (a 401 for /api) first, documented with the security schemes."""
+        view = login_required(view)
+        view = self.doc(security=AUTH)(view)
+        return self.alt_response(401, response=REASONS[401])(view)
+
+
+class PathPlugin(FlaskPlugin):
+    """Path parameters are documented in each operation, once: by its schema where it declares
+    one, else from the URL rule's converter."""
+
+    def path_helper(self, rule, operations, parameters, **kwargs):
+        path = super().path_helper(rule, operations, parameters, **kwargs)
+        for operation in operations.values():
+            listed = operation.setdefault("parameters", [])
+            declared = {
+                field.data_key or name
+                for p in listed
+                if isinstance(p, dict) and p.get("in") == "path" and "schema" in p
+                for name, field in _fields(p["schema"]).items()
+            }
+            listed += [p for p in parameters if p.get("name") not in declared]
+        parameters.clear()
+        return path
+
+
+def _fields(schema) -> dict:
+    return (schema if isinstance(schema, ma.Schema) else schema()).fields
+
+
+class Api(flask_smorest.Api):
+    """The OpenAPI document of the declarations; errors stay with sanity.web.errors."""
+
+    ERROR_SCHEMA = Error
+    DEFAULT_ERROR_RESPONSE_NAME = None  # every status code is listed per operation
+
+    def __init__(self, app=None):
+        plugins = {"flask_plugin": PathPlugin(), "marshmallow_plugin": MarshmallowPlugin()}
+        super().__init__(app, spec_kwargs=plugins)
+
+    def _register_error_handlers(self):
+        """None: sanity.web.errors renders every HTTP error, for /api and for pages."""
+
+    def init_app(self, app, *, spec_kwargs=None):
+        super().init_app(app, spec_kwargs=spec_kwargs)
+        self.spec.components.schemas.pop("PaginationMetadata", None)  # no paginated headers
+        for name, scheme in SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)
