@@ -106,6 +106,16 @@ class Config:
     LOGIN_LIMIT_PER_ADDRESS: str = "20 per minute;200 per hour"
     RESET_LIMIT_PER_ADDRESS: str = "5 per minute;30 per hour"
     MAIL_LIMIT_PER_ACCOUNT: str = "3 per 10 minutes;10 per day"
+    # Account mail (verification, reset, address-change notices) to one recipient address.
+    MAIL_LIMIT_PER_RECIPIENT: str = "3 per 10 minutes;10 per day"
+    VERIFY_LIMIT_PER_ADDRESS: str = "10 per hour"  # verification mails per client address
+    REGISTER_LIMIT_PER_ADDRESS: str = "10 per hour"  # every registration attempt counts
+    REAUTH_LIMIT_PER_USER: str = "5 per minute;30 per hour"  # wrong current passwords
+    # Per-account quotas (0: none); always on, whatever RATELIMIT_ENABLED says.
+    MAX_TAGS_PER_USER: int = 500
+    MAX_PAPERS_PER_TAG: int = 5000
+    MAX_SAVED_SEARCHES: int = 200
+    MAX_LIBRARY_IMPORT_PAPERS: int = 50000  # tag memberships in one POST /api/library
 
     # Web.
     PAPERS_PER_PAGE: int = 25

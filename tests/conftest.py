@@ -155,6 +155,7 @@ def login(app):
         data = {"csrf_token": token, "username": name, "password": password}
         response = client.post("/login", data=data)
         assert response.status_code == 302, response.get_data(as_text=True)
-        return token
+        # Logging in replaces the CSRF secret: the login form's token is not valid after it.
+        return csrf_from(client.get("/profile").get_data(as_text=True))
 
     return log_in

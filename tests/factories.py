@@ -106,7 +106,8 @@ def register(client, username: str = "alice", password: str = "correct horse") -
               "password2": password},
     )  # fmt: skip
     assert response.status_code == 302, response.get_data(as_text=True)
-    return token
+    # Logging in replaces the CSRF secret: the token from before the login no longer works.
+    return csrf_from(client.get("/profile").get_data(as_text=True))
 
 
 def random_corpus(n: int, seed: int = 3, first: int = 0) -> list[str]:

@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from sanity.accounts.quotas import exceeded
 from sanity.accounts.tags import Membership, TagError, check_name, merge
 from sanity.arxiv import parse_datetime, parse_id
 from sanity.db import db
@@ -244,10 +245,26 @@ def parse(body: object) -> Library:
         raise LibraryError("send a JSON object in the format GET /api/library returns")
     if body.get("version") != VERSION:
         raise LibraryError(f"version must be {VERSION}")
-    return Library(
+    parsed = Library(
         tags=_tags(body.get("tags", {})),
         searches=_searches_in(body.get("saved_searches", [])),
     )
+    _check_size(parsed)
+    return parsed
+
+
+def _check_size(parsed: Library) -> None:
+    """The import on its own within the quotas (restore checks it with what is held)."""
+    checks = [
+        ("MAX_LIBRARY_IMPORT_PAPERS", sum(len(e) for e in parsed.tags.values()), ""),
+        ("MAX_TAGS_PER_USER", len(parsed.tags), ""),
+        ("MAX_SAVED_SEARCHES", len(parsed.searches), ""),
+    ]
+    checks += [("MAX_PAPERS_PER_TAG", len(e), f"tag {n!r}") for n, e in parsed.tags.items()]
+    for key, count, where in checks:
+        message = exceeded(key, count, where)
+        if message:
+            raise LibraryError(message)
 
 
 @dataclass
@@ -281,7 +298,10 @@ def _restore_tags(user: User, wanted: dict, known: set[str], result: RestoreResu
         name: {pid: Membership(e.negative, e.added) for pid, e in items.items() if pid in known}
         for name, items in wanted.items()
     }
-    counts = merge(user, entries, set_polarity=True)
+    try:
+        counts = merge(user, entries, set_polarity=True)
+    except TagError as exc:  # a quota, counting what the user already has
+        raise LibraryError(str(exc)) from None
     result.tags_created = counts.tags_created
     result.papers_added = counts.added
     result.papers_updated = counts.updated
@@ -301,6 +321,10 @@ def _restore_searches(user: User, searches: dict[str, Search], result: RestoreRe
                             category=search.category)
             )  # fmt: skip
             result.saved_searches_created += 1
+            message = exceeded("MAX_SAVED_SEARCHES", len(held) + result.saved_searches_created)
+            if message:
+                db.session.rollback()
+                raise LibraryError(message)
         elif (found.query, found.category) != (search.query, search.category):
             found.query, found.category = search.query, search.category
             result.saved_searches_updated += 1

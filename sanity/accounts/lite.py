@@ -116,7 +116,11 @@ def _merge_tags(user: User, lite: LiteUser, known: set[str], aliases: dict, stat
             else:
                 stats.unknown += 1
                 stats.unknown_ids.add(pid)
-    counts = merge(user, wanted, set_polarity=False)
+    try:
+        counts = merge(user, wanted, set_polarity=False)
+    except TagError as exc:  # over a quota: this user's tags stay out, the others go in
+        report(f"user {lite.name[:80]!r}: tags not imported: {exc}")
+        return
     stats.tags_created += counts.tags_created
     stats.added += counts.added
     stats.present += counts.unchanged

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from sanity.accounts.quotas import exceeded
 from sanity.db import db
 from sanity.models import SavedSearch, User
 from sanity.query import QueryError, parse_query
@@ -37,6 +38,12 @@ def save_search(user: User, name: str, query: str, category: str | None, now: da
     )
     if taken is not None:
         raise LookupError(f"you already have a saved search named {name!r}")
+    held = db.session.scalar(
+        select(func.count()).select_from(SavedSearch).where(SavedSearch.user_id == user.id)
+    )
+    message = exceeded("MAX_SAVED_SEARCHES", (held or 0) + 1)
+    if message:
+        raise SearchError(message)
     saved = SavedSearch(
         user_id=user.id, name=name, query=query.strip(), category=category or None, seen=now
     )

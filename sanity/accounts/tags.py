@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
+from sanity.accounts.quotas import exceeded
 from sanity.db import db
 from sanity.models import Paper, Tag, TagPaper, User
 from sanity.timeutil import utcnow
@@ -52,17 +53,32 @@ def add_paper(user: User, name: str, paper_id: str, negative: bool = False) -> T
         raise UnknownPaper(f"paper {paper_id} is not in this database")
     tag = find_tag(user, name)
     if tag is None:
+        _check_quota("MAX_TAGS_PER_USER", _count(Tag, Tag.user_id == user.id) + 1)
         tag = Tag(user_id=user.id, name=name)
         db.session.add(tag)
         db.session.flush()
     entry = db.session.get(TagPaper, (tag.id, paper_id))
     if entry is None:
+        _check_quota(
+            "MAX_PAPERS_PER_TAG", _count(TagPaper, TagPaper.tag_id == tag.id) + 1, f"tag {name!r}"
+        )
         entry = TagPaper(tag_id=tag.id, paper_id=paper_id, negative=negative)
         db.session.add(entry)
     else:
         entry.negative = negative
     db.session.commit()
     return entry
+
+
+def _count(model, where) -> int:
+    return db.session.scalar(select(func.count()).select_from(model).where(where)) or 0
+
+
+def _check_quota(key: str, count: int, where: str = "") -> None:
+    message = exceeded(key, count, where)
+    if message:
+        db.session.rollback()
+        raise TagError(message)
 
 
 def remove_paper(user: User, name: str, paper_id: str) -> bool:
@@ -160,8 +176,20 @@ def merge(
                 counts.updated += 1
             else:
                 counts.unchanged += 1
+    _check_merge_quotas(tags, held)
     db.session.flush()
     return counts
+
+
+def _check_merge_quotas(tags: dict[str, Tag], held: dict) -> None:
+    """Quotas after a merge, before anything is written (TagError; the session rolls back)."""
+    _check_quota("MAX_TAGS_PER_USER", len(tags))
+    sizes: dict[int, int] = {}
+    for tag_id, _ in held:
+        sizes[tag_id] = sizes.get(tag_id, 0) + 1
+    names = {t.id: t.name for t in tags.values()}
+    for tag_id, size in sizes.items():
+        _check_quota("MAX_PAPERS_PER_TAG", size, f"tag {names.get(tag_id, '')!r}")
 
 
 # ---- reading a user's tags ----

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -50,11 +52,22 @@ def check_password(password: str) -> str:
 
 
 def check_email(email: str | None) -> str | None:
+    """Exactly one plain address (user@host.domain), or None for an empty field.
+
+    Parsed as RFC 5322 so that lists ("a,b@x") and display forms ("x<a>y@x") are refused
+    instead of reaching the mail server as several recipients.
+    """
     email = (email or "").strip()
     if not email:
         return None
-    if not EMAIL_RE.match(email) or len(email) > 254:
-        raise AccountError("That does not look like an email address.")
+    try:
+        parsed = Address(addr_spec=email)
+    except (ValueError, IndexError, TypeError, HeaderParseError):
+        parsed = None
+    if parsed is None or parsed.addr_spec != email:
+        raise AccountError("Enter one email address, like name@example.org (no lists or names).")
+    if not EMAIL_RE.match(email) or len(email) > 254 or any(c in email for c in ',;<>()[]"\\'):
+        raise AccountError("Enter one email address, like name@example.org (no lists or names).")
     return email
 
 
@@ -91,9 +104,27 @@ def create_user(
 
 
 def set_password(user: User, password: str) -> None:
-    """Hash and store a new password, signing the user out of other sessions. No commit."""
+    """Hash and store a new password; every session ends, every API token is revoked and the
+    feed key (if any) is replaced: whoever knew the old password keeps nothing. No commit."""
     user.password_hash = generate_password_hash(check_password(password))
+    end_sessions(user)
+    for token in list(user.tokens):
+        db.session.delete(token)
+    if user.feed_key:
+        user.feed_key = secrets.token_urlsafe(24)
+
+
+def end_sessions(user: User) -> None:
+    """Sign the user out everywhere (session and remember-me cookies carry the token). No commit."""
     user.session_token = secrets.token_hex(16)
+
+
+def check_current_password(user: User, password: str) -> bool:
+    """Whether `password` is the user's password (re-authentication for sensitive changes)."""
+    if user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, (password or "")[:MAX_PASSWORD])
+        return False
+    return check_password_hash(user.password_hash, (password or "")[:MAX_PASSWORD])
 
 
 def authenticate(name: str, password: str) -> User | None:
@@ -113,7 +144,8 @@ def delete_user(user: User) -> None:
 
 
 def reset_targets(identifier: str) -> list[User]:
-    """Accounts a reset request names: by username, or by a verified address."""
+    """Accounts a reset request names (by username or address) that have a verified address:
+    a reset link only ever goes to an address its owner proved to read."""
     identifier = identifier.strip()
     if "@" not in identifier:
         user = find_user(identifier) if len(identifier) <= 64 else None
@@ -124,7 +156,7 @@ def reset_targets(identifier: str) -> list[User]:
                 func.lower(User.email) == identifier.lower(), User.email_verified.is_(True)
             )
         ).all()
-    return [u for u in found if u.email and not u.is_disabled]
+    return [u for u in found if u.email and u.email_verified and not u.is_disabled]
 
 
 # ---- feed keys ----

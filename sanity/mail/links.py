@@ -82,9 +82,12 @@ def payload_user(salt: str, token: str, max_age: float) -> tuple[User | None, di
 
 
 def reset_user(token: str) -> tuple[User | None, dict]:
-    """The user a reset link is for (with its payload), if genuine, fresh and not used yet."""
+    """The user a reset link is for (with its payload), if genuine, fresh, not used yet and
+    the account still has the verified address the link was mailed to."""
     user, payload = payload_user(RESET_SALT, token, RESET_MAX_AGE)
     if user is None or payload.get("t") != user.session_token:
+        return None, {}
+    if not user.email or not user.email_verified or payload.get("e") != user.email:
         return None, {}
     return user, payload
 

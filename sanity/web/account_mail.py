@@ -22,7 +22,14 @@ from wtforms.validators import EqualTo, InputRequired, Length
 from sanity.accounts import users
 from sanity.db import db
 from sanity.mail import links, send
-from sanity.web.security import csrf, csrf_exempt, limiter
+from sanity.web.security import (
+    client_address,
+    count_hit,
+    csrf,
+    csrf_exempt,
+    limiter,
+    stop_if_over,
+)
 
 log = logging.getLogger(__name__)
 
@@ -49,21 +56,25 @@ def _account_key() -> str:
 
 
 @bp.post("/profile/verify")
+@limiter.limit(lambda: current_app.config["VERIFY_LIMIT_PER_ADDRESS"], key_func=client_address)
 @limiter.limit(lambda: current_app.config["MAIL_LIMIT_PER_ACCOUNT"], key_func=_account_key)
 @login_required
 def send_verification():
-    """Mail a verification link to the address on the profile."""
+    """Mail a verification link to the address on the profile (limited per account, per
+    client address and per recipient, so fresh accounts cannot be used to flood a mailbox)."""
     user = current_user._get_current_object()
     if not user.email:
         flash("Add an email address first.", "error")
     elif user.email_verified:
         flash(f"{user.email} is already verified.", "ok")
     else:
-        message = send.render_message(
-            user.email, "Verify your email address for sanity", "verify",
-            user=user, url=links.verify_link(user), days=links.VERIFY_MAX_AGE // 86400,
-        )  # fmt: skip
+        stop_if_over("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold())
+        count_hit("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold())
         try:
+            message = send.render_message(
+                user.email, "Verify your email address for sanity", "verify",
+                user=user, url=links.verify_link(user), days=links.VERIFY_MAX_AGE // 86400,
+            )  # fmt: skip
             send.send(message)
         except send.MailError as exc:
             log.error("verification mail for %s not sent: %s", user.username, exc)
@@ -97,23 +108,34 @@ def _reset_key() -> str:
     lambda: current_app.config["MAIL_LIMIT_PER_ACCOUNT"], key_func=_reset_key, methods=["POST"]
 )
 def reset_request():
-    """Ask for a reset link; the answer is the same whether or not the account exists."""
+    """Ask for a reset link; the answer (and its timing) is the same whether or not the
+    account exists: the lookup and the mail happen in a background thread."""
     form = ResetRequestForm()
     if form.validate_on_submit():
-        for user in users.reset_targets(form.username.data):
-            message = send.render_message(
-                user.email, "Reset your sanity password", "reset",
-                user=user, url=links.reset_link(user), minutes=links.RESET_MAX_AGE // 60,
-            )  # fmt: skip
-            send.send_in_background(message)  # the response takes as long either way
+        send.run_in_background(mail_reset_links, form.username.data)
         return render_template("auth/reset_request.html", form=form, sent=True)
     return render_template("auth/reset_request.html", form=form), 400 if form.errors else 200
+
+
+def mail_reset_links(identifier: str) -> None:
+    """Mail a reset link to the verified address of each account `identifier` names."""
+    for user in users.reset_targets(identifier):
+        if not count_hit("MAIL_LIMIT_PER_RECIPIENT", user.email.casefold()):
+            log.warning("reset mail for %s not sent: recipient limit", user.username)
+            continue
+        try:
+            send.send(send.render_message(
+                user.email, "Reset your sanity password", "reset",
+                user=user, url=links.reset_link(user), minutes=links.RESET_MAX_AGE // 60,
+            ))  # fmt: skip
+        except send.MailError as exc:
+            log.error("reset mail for %s not sent: %s", user.username, exc)
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str):
     """Set a new password with a mailed link (once, within the hour)."""
-    user, payload = links.reset_user(token)
+    user, _ = links.reset_user(token)
     if user is None:
         return render_template("auth/reset.html", form=None), 400
     form = ResetForm()
@@ -123,9 +145,7 @@ def reset(token: str):
         except users.AccountError as exc:
             form.password.errors.append(str(exc))
         else:
-            # The link reached the address it was mailed to: that verifies it.
-            user.email_verified = user.email_verified or user.email == payload.get("e")
-            db.session.commit()
+            db.session.commit()  # the link checked the address it was mailed to is still theirs
             flash("Your password was changed. Log in with the new one.", "ok")
             return redirect(url_for("auth.login"))
     return render_template("auth/reset.html", form=form), 400 if form.errors else 200

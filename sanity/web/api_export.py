@@ -112,6 +112,9 @@ def import_json():
         abort(400, str(exc))
     try:
         result = library.restore(current_user, parsed)
+    except library.LibraryError as exc:  # over a quota together with what the user holds
+        db.session.rollback()
+        abort(400, str(exc))
     except IntegrityError:  # a concurrent change to the same tags
         db.session.rollback()
         abort(409, "your library changed during the import; send it again")

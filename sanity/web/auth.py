@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from flask import (
@@ -9,9 +10,11 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required, login_user, logout_user
@@ -21,9 +24,14 @@ from wtforms.validators import EqualTo, InputRequired, Length, Optional
 
 from sanity.accounts import users
 from sanity.db import db
-from sanity.web.security import limiter
+from sanity.mail import send
+from sanity.models import User
+from sanity.web.security import count_hit, limiter, reauthenticate
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
+WRONG_PASSWORD = "That is not your current password."
 
 
 class RegisterForm(FlaskForm):
@@ -43,11 +51,18 @@ class LoginForm(FlaskForm):
 
 class SettingsForm(FlaskForm):
     email = EmailField("Email", [Optional(), Length(max=254)])
+    current = PasswordField(
+        "Current password (needed to change the address)",
+        [Optional(), Length(max=users.MAX_PASSWORD)],
+        id="settings-current",
+    )
     digest = BooleanField("Send me a daily digest of recommendations")
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", [InputRequired()])
+    current = PasswordField(
+        "Current password", [InputRequired(), Length(max=users.MAX_PASSWORD)], id="password-current"
+    )
     password = PasswordField("New password", [InputRequired()])
     password2 = PasswordField(
         "Repeat new password", [InputRequired(), EqualTo("password", "The passwords differ.")]
@@ -56,10 +71,15 @@ class PasswordForm(FlaskForm):
 
 class TokenForm(FlaskForm):
     name = StringField("Token name", [Optional(), Length(max=100)])
+    current = PasswordField(
+        "Current password", [InputRequired(), Length(max=users.MAX_PASSWORD)], id="token-current"
+    )
 
 
 class DeleteForm(FlaskForm):
-    password = PasswordField("Your password", [InputRequired()])
+    password = PasswordField(
+        "Your password", [InputRequired(), Length(max=users.MAX_PASSWORD)], id="delete-password"
+    )
 
 
 def safe_next(target: str | None) -> str:
@@ -80,7 +100,15 @@ def _failed(response) -> bool:
     return response.status_code != 302  # a successful login redirects
 
 
+def start_session(user: User, remember: bool = False) -> None:
+    """Log in with a fresh CSRF secret: a token issued before the login is not valid after."""
+    session.pop("csrf_token", None)
+    g.pop("csrf_token", None)
+    login_user(user, remember=remember)
+
+
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REGISTER_LIMIT_PER_ADDRESS"], methods=["POST"])
 def register():
     """Create an account and log in."""
     if not current_app.config["REGISTRATION_OPEN"]:
@@ -94,7 +122,7 @@ def register():
         except users.AccountError as exc:
             form.username.errors.append(str(exc))
         else:
-            login_user(user)
+            start_session(user)
             flash(f"Welcome, {user.username}! Tag papers you like to get recommendations.", "ok")
             return redirect(url_for("papers.index"))
     return render_template("auth/register.html", form=form), 400 if form.errors else 200
@@ -116,7 +144,7 @@ def login():
     if form.validate_on_submit():
         user = users.authenticate(form.username.data, form.password.data)
         if user is not None:
-            login_user(user, remember=form.remember.data)
+            start_session(user, remember=bool(form.remember.data))
             return redirect(safe_next(request.args.get("next")))
         form.password.errors.append("Wrong username or password.")
     status = 401 if request.method == "POST" else 200
@@ -125,8 +153,13 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Log out (POST only, with the CSRF token)."""
+    """Log out (POST only, with the CSRF token) and end the session on the server too: the
+    session token rotates, so neither this cookie nor a remember-me cookie works again."""
+    if current_user.is_authenticated:
+        users.end_sessions(current_user._get_current_object())
+        db.session.commit()
     logout_user()
+    session.pop("csrf_token", None)
     flash("You are logged out.", "ok")
     return redirect(url_for("papers.index"))
 
@@ -152,47 +185,77 @@ def profile():
 @bp.post("/profile")
 @login_required
 def save_settings():
+    """Digest on or off; a new address needs the current password and notifies the old one."""
     form = SettingsForm()
-    if form.validate_on_submit():
-        try:
-            email = users.check_email(form.email.data)
-        except users.AccountError as exc:
-            form.email.errors.append(str(exc))
+    if not form.validate_on_submit():
+        return _profile(settings=form)
+    user = current_user._get_current_object()
+    try:
+        email = users.check_email(form.email.data)
+    except users.AccountError as exc:
+        form.email.errors.append(str(exc))
+        return _profile(settings=form)
+    old = user.email
+    if email != old:
+        if not reauthenticate(user, form.current.data or ""):
+            form.current.errors.append(WRONG_PASSWORD)
             return _profile(settings=form)
-        if email != current_user.email:
-            current_user.email, current_user.email_verified = email, False
-        current_user.digest_enabled = bool(form.digest.data) and bool(email)
-        db.session.commit()
-        flash("Settings saved.", "ok")
-        return redirect(url_for("auth.profile"))
-    return _profile(settings=form)
+        user.email, user.email_verified = email, False
+    user.digest_enabled = bool(form.digest.data) and bool(email)
+    db.session.commit()
+    if old and email != old:
+        notify_address_change(user, old)
+    flash("Settings saved.", "ok")
+    return redirect(url_for("auth.profile"))
+
+
+def notify_address_change(user: User, old: str) -> None:
+    """Tell the old address that the account's address changed (in the background)."""
+    if not count_hit("MAIL_LIMIT_PER_RECIPIENT", old.casefold()):
+        log.warning("address-change notice for %s not sent: recipient limit", user.username)
+        return
+    try:
+        message = send.render_message(
+            old, "The email address of your sanity account was changed", "email_changed",
+            user=user, old=old, new=user.email, base_url=current_app.config["BASE_URL"],
+        )  # fmt: skip
+    except send.MailError as exc:
+        log.error("address-change notice for %s not sent: %s", user.username, exc)
+        return
+    send.send_in_background(message)
 
 
 @bp.post("/profile/password")
 @login_required
 def change_password():
+    """A new password (with the current one); every other session and every token ends."""
     form = PasswordForm()
-    if form.validate_on_submit():
-        if not users.authenticate(current_user.username, form.current.data):
-            form.current.errors.append("That is not your current password.")
-            return _profile(password_form=form)
-        try:
-            users.set_password(current_user, form.password.data)
-        except users.AccountError as exc:
-            form.password.errors.append(str(exc))
-            return _profile(password_form=form)
-        db.session.commit()
-        login_user(current_user._get_current_object())  # new session token: others end
-        flash("Password changed. Other sessions were signed out.", "ok")
-        return redirect(url_for("auth.profile"))
-    return _profile(password_form=form)
+    if not form.validate_on_submit():
+        return _profile(password_form=form)
+    user = current_user._get_current_object()
+    if not reauthenticate(user, form.current.data):
+        form.current.errors.append(WRONG_PASSWORD)
+        return _profile(password_form=form)
+    try:
+        users.set_password(user, form.password.data)
+    except users.AccountError as exc:
+        form.password.errors.append(str(exc))
+        return _profile(password_form=form)
+    db.session.commit()
+    login_user(user)  # this session carries the new session token; the others end
+    flash("Password changed. Other sessions were signed out and API tokens revoked.", "ok")
+    return redirect(url_for("auth.profile"))
 
 
 @bp.post("/profile/tokens")
 @login_required
 def create_token():
+    """A new API token, shown once (needs the current password)."""
     form = TokenForm()
     if not form.validate_on_submit():
+        return _profile(token_form=form)
+    if not reauthenticate(current_user._get_current_object(), form.current.data):
+        form.current.errors.append(WRONG_PASSWORD)
         return _profile(token_form=form)
     token = users.create_token(current_user, form.name.data or "")
     return render_template("auth/token.html", token=token)
@@ -212,13 +275,13 @@ def revoke_token(token_id: int):
 def delete_account():
     """Delete the account and its tags after checking the password."""
     form = DeleteForm()
-    if form.validate_on_submit():
-        if not users.authenticate(current_user.username, form.password.data):
-            form.password.errors.append("That is not your password.")
-            return _profile(delete_form=form)
-        user = current_user._get_current_object()
-        logout_user()
-        users.delete_user(user)
-        flash("Your account and its tags were deleted.", "ok")
-        return redirect(url_for("papers.index"))
-    return _profile(delete_form=form)
+    if not form.validate_on_submit():
+        return _profile(delete_form=form)
+    user = current_user._get_current_object()
+    if not reauthenticate(user, form.password.data):
+        form.password.errors.append("That is not your password.")
+        return _profile(delete_form=form)
+    logout_user()
+    users.delete_user(user)
+    flash("Your account and its tags were deleted.", "ok")
+    return redirect(url_for("papers.index"))

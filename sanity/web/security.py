@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, redirect, request, url_for
+import ipaddress
+import logging
+import math
+import time
+
+from flask import (
+    Flask,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from limits import parse_many
 
 from sanity.accounts import users
 from sanity.db import db
 from sanity.models import User
 from sanity.web import ratelimit  # noqa: F401 - registers the database:// limits storage
-from sanity.web.errors import respond
+from sanity.web.errors import respond, wants_json
 
+log = logging.getLogger(__name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to do that."
@@ -46,12 +64,24 @@ def load_user(user_id: str) -> User | None:
     return user
 
 
+def is_api(req) -> bool:
+    return req.path == "/api" or req.path.startswith("/api/")
+
+
+def has_bearer(req) -> bool:
+    return req.headers.get("Authorization", "").lower().startswith("bearer ")
+
+
 @login_manager.request_loader
 def load_user_from_token(req) -> User | None:
-    """`Authorization: Bearer TOKEN` authenticates API requests (no session, no CSRF)."""
-    header = req.headers.get("Authorization", "")
-    if not header.lower().startswith("bearer "):
+    """`Authorization: Bearer TOKEN` authenticates API requests (no session, no CSRF).
+
+    Only under /api/: a token is not a browser session, so on an HTML page it counts for
+    nothing (the request is anonymous; the profile, its forms and the reset stay out of reach).
+    """
+    if not is_api(req) or not has_bearer(req):
         return None
+    header = req.headers.get("Authorization", "")
     user = users.user_for_token(header[7:].strip())
     if user is not None:
         g.token_auth = True
@@ -101,6 +131,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     limiter.init_app(app)
     app.after_request(security_headers)
+    app.before_request(warn_unconfigured_proxy)
 
     @app.before_request
     def check_csrf():
@@ -108,7 +139,7 @@ def init_app(app: Flask) -> None:
         token (which browsers never attach by themselves)."""
         if request.method in ("GET", "HEAD", "OPTIONS", "TRACE") or request.endpoint is None:
             return
-        if request.headers.get("Authorization", "").lower().startswith("bearer "):
+        if is_api(request) and has_bearer(request):
             return
         view = app.view_functions.get(request.endpoint)
         if getattr(view, "csrf_exempt", False):  # they change nothing, or check a signed token
@@ -126,3 +157,82 @@ def init_app(app: Flask) -> None:
         exc.code = 400
         exc.description = f"CSRF check failed: {exc.description} Reload the page and try again."
         return respond(exc)
+
+
+# ---- limits counted by the views themselves (keys known only inside the view) ----
+
+
+def _too_many(items, key: tuple[str, ...]):
+    """A 429 response with Retry-After: when the last of the exhausted `items` resets."""
+    reset = max(limiter.limiter.get_window_stats(item, *key).reset_time for item in items)
+    retry = max(1, math.ceil(reset - time.time()))
+    message = "Too many attempts. Please wait a little and try again."
+    if wants_json():
+        response = jsonify(error=message)
+    else:
+        response = current_app.make_response(
+            render_template("error.html", code=429, name="Too Many Requests", message=message)
+        )
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def _items(config_key: str):
+    enabled = current_app.config.get("RATELIMIT_ENABLED", True)
+    return parse_many(current_app.config[config_key]) if enabled else []
+
+
+def count_hit(config_key: str, *key: str) -> bool:
+    """Count one hit against config[config_key] for `key`; False if a limit was used up."""
+    return all([limiter.limiter.hit(item, config_key, *key) for item in _items(config_key)])
+
+
+def stop_if_over(config_key: str, *key: str) -> None:
+    """Answer 429 with Retry-After now if the limits for `key` are used up."""
+    items = [i for i in _items(config_key) if not limiter.limiter.test(i, config_key, *key)]
+    if items:
+        abort(_too_many(items, (config_key, *key)))
+
+
+def client_address() -> str:
+    return get_remote_address() or "-"
+
+
+def reauthenticate(user: User, password: str) -> bool:
+    """Check the current password before a sensitive change; wrong ones count like failed
+    logins (per account and per client address) and, once too many, are answered 429."""
+    keys = [("REAUTH_LIMIT_PER_USER", str(user.id)), ("LOGIN_LIMIT_PER_ADDRESS", client_address())]
+    for config_key, key in keys:
+        stop_if_over(config_key, "reauth", key)
+    if users.check_current_password(user, password):
+        return True
+    for config_key, key in keys:
+        count_hit(config_key, "reauth", key)
+    return False
+
+
+# ---- reverse proxies ----
+
+
+def _loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address(address or "").is_loopback
+    except ValueError:
+        return False
+
+
+def warn_unconfigured_proxy() -> None:
+    """With TRUSTED_PROXIES=0 behind a local proxy every client has the proxy's address (and
+    shares its rate limits): say so once in the log."""
+    app = current_app
+    if app.config.get("TRUSTED_PROXIES") or app.extensions.get("sanity.proxy_warned"):
+        return
+    if "X-Forwarded-For" in request.headers and _loopback(request.remote_addr):
+        app.extensions["sanity.proxy_warned"] = True
+        log.warning(
+            "a request from %s came with X-Forwarded-For, but TRUSTED_PROXIES=0: every client "
+            "behind this proxy shares one address and one set of rate limits (failed logins "
+            "lock everyone out). Set SANITY_TRUSTED_PROXIES to the number of proxies in front.",
+            request.remote_addr,
+        )

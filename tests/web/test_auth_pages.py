@@ -154,12 +154,15 @@ def test_profile_settings_and_tokens(client, login):
     login(client, "jack")
     token = csrf_from(client.get("/profile").get_data(as_text=True))
     response = client.post(
-        "/profile", data={"csrf_token": token, "email": "j@example.org", "digest": "y"}
-    )
+        "/profile",
+        data={"csrf_token": token, "email": "j@example.org", "digest": "y",
+              "current": "correct horse"},
+    )  # fmt: skip
     assert response.status_code == 302
     user = accounts.find_user("jack")
     assert user.email == "j@example.org" and user.digest_enabled and not user.email_verified
-    page = client.post("/profile/tokens", data={"csrf_token": token, "name": "laptop"})
+    page = client.post("/profile/tokens", data={"csrf_token": token, "name": "laptop",
+                                                "current": "correct horse"})  # fmt: skip
     secret = re.search(r'id="new-token">([^<]+)<', page.get_data(as_text=True)).group(1)
     anon = client.application.test_client()
     assert anon.get("/api/tags", headers={"Authorization": f"Bearer {secret}"}).status_code == 200

@@ -94,8 +94,10 @@ def sign_up(page, base: str, pid: str) -> None:
     assert page.request.post(f"{base}/api/searches", headers=headers,
                              data={"name": "diff", "q": "diffusion"}).ok  # fmt: skip
     page.goto(base + "/profile")
-    page.fill("input[name=name]", "script")
-    page.click("button[type=submit]:has-text('Create a token')")
+    form = page.locator("form:has(button:has-text('Create a token'))")
+    form.locator("input[name=name]").fill("script")
+    form.locator("input[name=current]").fill("a long password")  # re-authentication
+    form.locator("button[type=submit]").click()
     page.wait_for_load_state()
 
 

@@ -34,7 +34,9 @@ def seed(client, token: str, pid: str) -> str:
     response = client.post("/api/searches", json={"name": "diff", "q": "diffusion"},
                            headers=headers)  # fmt: skip
     assert response.status_code == 201, response.get_data(as_text=True)
-    response = client.post("/profile/tokens", data={"csrf_token": token, "name": "script"})
+    response = client.post(
+        "/profile/tokens", data={"csrf_token": token, "name": "script", "current": "correct horse"}
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.get_data(as_text=True)
 
