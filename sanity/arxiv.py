@@ -125,11 +125,11 @@ def parse_datetime(text: str | None) -> datetime | None:
     value = text.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or outside years 1-9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_feed(content: bytes) -> FeedPage:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from sanity.web import (
     account_mail,
@@ -18,14 +19,25 @@ from sanity.web import (
     security,
 )
 from sanity.web.declare import Api
+from sanity.web.fields import MAX_ID
 
 BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp]
 # Declared with flask-smorest: validated by their schemas, described at /api/openapi.json.
 API_BLUEPRINTS = [api.bp, api_tags.bp, api_export.bp, searches.api_bp]
 
 
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: at most the largest database key (a larger number is no
+    route at all, a 404, instead of an overflow in the database driver)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
 def init_app(app: Flask) -> None:
     """Error handlers, security (sessions, CSRF, limits, headers) and every blueprint."""
+    app.url_map.converters["int"] = BoundedInt
     errors.init_app(app)
     security.init_app(app)
     for blueprint in BLUEPRINTS:

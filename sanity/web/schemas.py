@@ -9,6 +9,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from sanity.accounts.library import VERSION as LIBRARY_VERSION
+from sanity.web.fields import NOT_BLANK
 
 NULLABLE_TEXT = {"allow_none": True, "required": True}
 
@@ -117,7 +118,7 @@ class LibraryPaper(Schema):
 
 class LibrarySearch(Schema):
     name = fields.String(required=True)
-    query = fields.String(required=True)
+    query = fields.String(required=True, metadata={"pattern": NOT_BLANK})
     category = fields.String(allow_none=True)
 
 

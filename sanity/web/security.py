@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, flash, g, jsonify, redirect, request, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from sanity.accounts import users
@@ -111,6 +111,8 @@ def init_app(app: Flask) -> None:
         if request.headers.get("Authorization", "").lower().startswith("bearer "):
             return
         view = app.view_functions.get(request.endpoint)
+        if getattr(view, "needs_login", False) and not current_user.is_authenticated:
+            return unauthorized()  # 401 first: no token could make this request succeed
         if getattr(view, "csrf_exempt", False):  # they change nothing, or check a signed token
             return
         csrf.protect()
