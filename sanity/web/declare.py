@@ -136,8 +136,32 @@ class Plugin(MarshmallowPlugin):
     """Every object schema in the document says what the server checks of any JSON body: no
     NUL character in a key or a string (sanity.web.errors refuses them)."""
 
+    def init_spec(self, spec) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(property_names)
+        spec.components.schema("JsonValue", component=JSON_VALUE)
+
     def schema_helper(self, name, _, schema=None, **kwargs):
-        return no_nul(super().schema_helper(name, _, schema=schema, **kwargs))
+        out = super().schema_helper(name, _, schema=schema, **kwargs)
+        return None if out is None else no_nul(out)
+
+
+# Any JSON value without NUL: what an object accepts (and ignores) besides its properties.
+ANY = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE = {
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": ANY},
+        {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": ANY},
+    ]
+}
+
+
+def property_names(converter, field, **kwargs) -> dict:
+    """A dict field's rule for its keys (metadata propertyNames) in the document."""
+    names = field.metadata.get("propertyNames")
+    return {"propertyNames": names} if names else {}
 
 
 def no_nul(schema: dict) -> dict:
@@ -145,6 +169,7 @@ def no_nul(schema: dict) -> dict:
     kinds = [kinds] if isinstance(kinds, str) else kinds
     if "object" in kinds or "properties" in schema:
         schema.setdefault("propertyNames", {"pattern": NO_NUL})
+        schema.setdefault("additionalProperties", ANY)
     for prop in schema.get("properties", {}).values():
         no_nul(prop)
     for key in ("items", "additionalProperties"):

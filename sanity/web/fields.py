@@ -23,11 +23,13 @@ FALSE = frozenset({"0", "false", "no", "off"})
 ID_PATTERN = (
     r"^(arXiv:)?(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Za-z-]{2,})?/\d{7})(v\d+)?$"
 )  # fmt: skip
+# Python's whitespace (str.split, str.strip), spelled out: JSON Schema's \s is another set.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _TAG_CHAR = r"[^/,\x00-\x1f\x7f-\x9f]"
-TAG_PATTERN = rf"^{_TAG_CHAR}*[^/,\s\x00-\x1f\x7f-\x9f]{_TAG_CHAR}*$"  # not blank
-CATEGORY_PATTERN = r"^[^\s\x00]{1,64}$"
+TAG_PATTERN = rf"^{_TAG_CHAR}*[^/,{SPACE}\x00-\x1f\x7f-\x9f]{_TAG_CHAR}*$"  # not blank
+CATEGORY_PATTERN = rf"^[^{SPACE}\x00]{{1,64}}$"
 NO_NUL = r"^[^\x00]*$"  # NUL is refused everywhere (sanity.web.errors.check_input)
-NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+NOT_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 MAX_ID = 2**63 - 1  # the largest database integer key
 
 
