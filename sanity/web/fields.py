@@ -181,12 +181,15 @@ class TagName(Text):
         rule = "" if allow_all else ", not 'all'"
         kwargs.setdefault("metadata", {}).update(
             pattern=TAG_PATTERN,
+            maxLength=MAX_TAG_LENGTH,
             description=f"a tag name (1-{MAX_TAG_LENGTH} characters, no '/', ','{rule})",
         )
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         name = super()._deserialize(value, attr, data, **kwargs)
+        if len(name) > MAX_TAG_LENGTH:  # as sent, as the document says
+            raise ValidationError(f": tag names have at most {MAX_TAG_LENGTH} characters")
         if self.allow_all and name == "all":
             return name
         try:
