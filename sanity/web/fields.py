@@ -30,7 +30,7 @@ TAG_PATTERN = rf"^{_TAG_CHAR}*[^/,{SPACE}\x00-\x1f\x7f-\x9f]{_TAG_CHAR}*$"  # no
 CATEGORY_PATTERN = rf"^[^{SPACE}\x00]{{1,64}}$"
 NO_NUL = r"^[^\x00]*$"  # NUL is refused everywhere (sanity.web.errors.check_input)
 NOT_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
-MAX_ID = 2**63 - 1  # the largest database integer key
+MAX_ID = 2**31 - 1  # the largest key of an INTEGER column (every id column is one)
 
 
 def range_of(lo, hi) -> validate.Range:

@@ -21,7 +21,7 @@ def bearer(name: str = "olga") -> dict:
 
 def test_saved_search_ids_beyond_the_database_integers(app, client):
     auth = bearer()
-    for n in (HUGE, HUGE * 10**6, 2**63 - 1):
+    for n in (HUGE, HUGE * 10**6, 2**63 - 1, 2**31):
         for method, url in [("GET", f"/api/searches/{n}/papers"),
                             ("DELETE", f"/api/searches/{n}"),
                             ("POST", f"/api/searches/{n}/seen")]:  # fmt: skip
