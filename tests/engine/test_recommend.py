@@ -105,7 +105,7 @@ def test_recommend_validation(client):
     seed = topical_papers(2)["graphs"][0]
     jobs.full_build()
     assert client.get("/api/recommend").get_json()["papers"] == []  # no seeds: nothing to rank
-    assert "not an arXiv id" in client.get("/api/recommend?ids=zzz").get_json()["error"]
+    assert "not arXiv ids: zzz" in client.get("/api/recommend?ids=zzz").get_json()["error"]
     assert client.get(f"/api/recommend?ids={seed}&C=-1").status_code == 400
     assert client.get("/api/recommend?tags=all").status_code == 401
 
