@@ -125,11 +125,11 @@ def parse_datetime(text: str | None) -> datetime | None:
     value = text.strip().replace("Z", "+00:00")
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a time, or outside years 1-9999 in UTC
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def parse_feed(content: bytes) -> FeedPage:
@@ -202,6 +202,7 @@ class OaiPage:
     error_code: str | None = None
     error: str | None = None
     deleted: int = 0
+    bad: list[str] = field(default_factory=list)  # records skipped, and why
 
 
 def build_oai_url(
@@ -233,7 +234,7 @@ def parse_oai(content: bytes) -> OaiPage:
     error = root.find(OAI_NS + "error")
     if error is not None:
         return OaiPage([], None, error_code=error.get("code"), error=clean_text(error.text))
-    records, deleted = [], 0
+    records, deleted, bad = [], 0, []
     for record in root.iter(OAI_NS + "record"):
         header = record.find(OAI_NS + "header")
         if header is not None and header.get("status") == "deleted":
@@ -241,11 +242,15 @@ def parse_oai(content: bytes) -> OaiPage:
             continue
         meta = record.find(f"{OAI_NS}metadata/{ARXIV_NS}arXiv")
         if meta is not None:
-            records.append(_oai_record(meta))
+            try:
+                records.append(_oai_record(meta))
+            except ValueError as exc:  # one bad record (an unrecognised id): skip, report
+                bad.append(str(exc)[:200])
     token_el = root.find(f".//{OAI_NS}resumptionToken")
     token = clean_text(token_el.text) if token_el is not None else None
     size = token_el.get("completeListSize") if token_el is not None else None
-    return OaiPage(records, token or None, int(size) if size else None, deleted=deleted)
+    complete = int(size) if size and size.isdigit() else None
+    return OaiPage(records, token or None, complete, deleted=deleted, bad=bad)
 
 
 def _oai_text(meta: ET.Element, name: str) -> str | None:

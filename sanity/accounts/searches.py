@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from sanity.accounts.quotas import exceeded
 from sanity.db import db
@@ -33,6 +34,8 @@ def save_search(user: User, name: str, query: str, category: str | None, now: da
         raise SearchError(str(exc)) from None
     if not name:
         raise SearchError("a saved search needs a name")
+    if category is not None and (len(category) > 64 or not category.strip()):
+        raise SearchError("the category must be an arXiv category such as cs.LG")
     taken = db.session.scalar(
         select(SavedSearch).where(SavedSearch.user_id == user.id, SavedSearch.name == name)
     )
@@ -48,5 +51,9 @@ def save_search(user: User, name: str, query: str, category: str | None, now: da
         user_id=user.id, name=name, query=query.strip(), category=category or None, seen=now
     )
     db.session.add(saved)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent request saved the same name first
+        db.session.rollback()
+        raise LookupError(f"you already have a saved search named {name!r}") from None
     return saved

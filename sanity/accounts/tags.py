@@ -3,10 +3,12 @@ training sets recommendations learn from."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 
 from sanity.accounts.quotas import exceeded
 from sanity.db import db
@@ -35,7 +37,7 @@ def check_name(name: str) -> str:
         raise TagError("tag names cannot be empty")
     if len(name) > MAX_TAG_LENGTH:
         raise TagError(f"tag names have at most {MAX_TAG_LENGTH} characters")
-    if any(c in name for c in "/,") or not name.isprintable():
+    if any(c in "/," or unicodedata.category(c) == "Cc" for c in name):
         raise TagError("tag names cannot contain '/', ',' or control characters")
     if name.lower() in RESERVED:
         raise TagError(f"'{name}' is reserved")
@@ -54,18 +56,17 @@ def add_paper(user: User, name: str, paper_id: str, negative: bool = False) -> T
     tag = find_tag(user, name)
     if tag is None:
         _check_quota("MAX_TAGS_PER_USER", _count(Tag, Tag.user_id == user.id) + 1)
-        tag = Tag(user_id=user.id, name=name)
-        db.session.add(tag)
-        db.session.flush()
+        tag = insert_or_get(Tag(user_id=user.id, name=name), lambda: find_tag(user, name))
     entry = db.session.get(TagPaper, (tag.id, paper_id))
     if entry is None:
         _check_quota(
             "MAX_PAPERS_PER_TAG", _count(TagPaper, TagPaper.tag_id == tag.id) + 1, f"tag {name!r}"
         )
-        entry = TagPaper(tag_id=tag.id, paper_id=paper_id, negative=negative)
-        db.session.add(entry)
-    else:
-        entry.negative = negative
+        entry = insert_or_get(
+            TagPaper(tag_id=tag.id, paper_id=paper_id, negative=negative),
+            lambda: db.session.get(TagPaper, (tag.id, paper_id)),
+        )
+    entry.negative = negative
     db.session.commit()
     return entry
 
@@ -79,6 +80,20 @@ def _check_quota(key: str, count: int, where: str = "") -> None:
     if message:
         db.session.rollback()
         raise TagError(message)
+
+
+def insert_or_get(row, existing):
+    """Insert `row`, or, when a concurrent request inserted the same one first (the unique
+    constraint says so), return that one from `existing()`."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+        return row
+    except IntegrityError:
+        found = existing()
+        if found is None:
+            raise
+        return found
 
 
 def remove_paper(user: User, name: str, paper_id: str) -> bool:
@@ -114,7 +129,11 @@ def rename_tag(user: User, old: str, new: str) -> Tag:
         return tag
     if find_tag(user, new) is None:
         tag.name = new
-        db.session.commit()
+        try:
+            db.session.commit()
+        except IntegrityError:  # the new name was created concurrently: merge into it
+            db.session.rollback()
+            return rename_tag(user, old, new)
         return tag
     entries = {e.paper_id: Membership(e.negative, e.added) for e in tag.entries}
     merge(user, {new: entries}, set_polarity=False)

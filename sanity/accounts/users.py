@@ -9,6 +9,7 @@ from email.errors import HeaderParseError
 from email.headerregistry import Address
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from sanity.db import db
@@ -99,7 +100,11 @@ def create_user(
     if password is not None:
         set_password(user, password)
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:  # registered concurrently under the same name
+        db.session.rollback()
+        raise AccountError("That username is taken.") from None
     return user
 
 

@@ -203,8 +203,9 @@ class Crawler:
             pager.advance(records, done)
             self.commit_page(run, w)
             log.info(
-                "crawl page %d: start=%d had=%d new=%d replaced=%d of total %d",
-                w.pages, start, len(records), result.new, result.updated, page.total,
+                "crawl page %d: start=%d had=%d new=%d replaced=%d skipped=%d of total %d",
+                w.pages, start, len(records), result.new, result.updated,
+                len(result.unstorable), page.total,
             )  # fmt: skip
             if done:
                 return True

@@ -57,6 +57,8 @@ def harvest(
                 if page.error_code and page.error_code != "noRecordsMatch":
                     raise FeedError(f"OAI-PMH error {page.error_code}: {page.error}")
                 result = upsert_papers(page.records)
+                for reason in page.bad:
+                    log.warning("harvest: skipped a record: %s", reason)
                 token = page.token
                 run.pages += 1
                 run.new += result.new
@@ -68,8 +70,9 @@ def harvest(
                 db.session.commit()
                 lease.renew()
                 log.info(
-                    "harvest page %d: had=%d new=%d replaced=%d%s",
+                    "harvest page %d: had=%d new=%d replaced=%d skipped=%d%s",
                     run.pages, len(page.records), result.new, result.updated,
+                    len(page.bad) + len(result.unstorable),
                     f" of {page.complete_size}" if page.complete_size else "",
                 )  # fmt: skip
                 if not token:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from sqlalchemy import String, insert, select, update
@@ -24,6 +25,7 @@ _LIMITS = {
     if isinstance(column.type, String) and column.type.length
 }
 MAX_VERSION = 2**31 - 1  # an INTEGER column
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +33,7 @@ class UpsertResult:
     new_ids: list[str] = field(default_factory=list)
     updated_ids: list[str] = field(default_factory=list)
     skipped: int = 0
+    unstorable: list[str] = field(default_factory=list)  # why each refused record was left out
 
     @property
     def new(self) -> int:
@@ -82,9 +85,11 @@ def _dedupe(records: Iterable[PaperRecord]) -> tuple[dict[str, PaperRecord], int
 
 
 def upsert_papers(records: Iterable[PaperRecord]) -> UpsertResult:
-    """Insert new papers, replace older versions in place, skip the rest. Does not commit."""
-    batch, duplicates = _dedupe(records)
-    result = UpsertResult(skipped=duplicates)  # a repeat within the batch changes nothing
+    """Insert new papers, replace older versions in place, skip the rest (and any record no
+    database would store, reported in `unstorable` and the log). Does not commit."""
+    refused = []
+    batch, duplicates = _dedupe(_storable(records, refused))
+    result = UpsertResult(skipped=duplicates, unstorable=refused)  # repeats change nothing
     ids = list(batch)
     stored: dict[str, tuple] = {}
     for chunk in chunked(ids):
@@ -112,8 +117,22 @@ def upsert_papers(records: Iterable[PaperRecord]) -> UpsertResult:
     return result
 
 
+def _storable(records: Iterable[PaperRecord], refused: list[str]) -> Iterator[PaperRecord]:
+    for record in records:
+        try:
+            check_storable(record)
+        except UnstorableRecord as exc:
+            log.warning("skipped a record: %s", exc)
+            refused.append(str(exc))
+            continue
+        yield record
+
+
 def check_storable(record: PaperRecord) -> None:
-    """Refuse values every database would not store as given (NUL, lone surrogates, length)."""
+    """Refuse values every database would not store as given (NUL, lone surrogates, length,
+    a version beyond the INTEGER column)."""
+    if record.version is not None and not 0 <= record.version <= MAX_VERSION:
+        raise UnstorableRecord(f"{record.id[:80]}: version {record.version} is out of range")
     for name, limit in _LIMITS.items():
         if len(getattr(record, name) or "") > limit:
             raise UnstorableRecord(f"{record.id[:80]}: {name} longer than {limit} characters")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_compress import Compress
 from flask_login import current_user
+from werkzeug.routing import IntegerConverter
 
 from sanity.web import (
     account_mail,
@@ -20,10 +21,20 @@ from sanity.web import (
     security,
 )
 from sanity.web.declare import Api
+from sanity.web.fields import MAX_ID
 
 BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp]
 # Declared with flask-smorest: validated by their schemas, described at /api/openapi.json.
 API_BLUEPRINTS = [api.bp, api_tags.bp, api_export.bp, searches.api_bp]
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in every route: at most the largest database key (a larger number is no
+    route at all, a 404, instead of an overflow in the database driver)."""
+
+    def __init__(self, map, *args, **kwargs) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 # Text responses compressed (zstd, brotli, gzip, as the client accepts); streamed ones (the
@@ -38,6 +49,7 @@ compress = Compress()
 def init_app(app: Flask) -> None:
     """Compression, error handlers, security (sessions, CSRF, limits, headers) and every
     blueprint. Compression is registered first, so its after_request hook runs last."""
+    app.url_map.converters["int"] = BoundedInt
     app.config.setdefault("COMPRESS_MIMETYPES", COMPRESS_MIMETYPES)
     app.config["COMPRESS_REGISTER"] = False  # compressed through compress_unless_secret
     compress.init_app(app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import abort, current_app, jsonify
 from flask_login import current_user
 from sqlalchemy import text as sql
@@ -17,6 +19,7 @@ from sanity.web import args, schemas
 from sanity.web.declare import AUTH, Blueprint
 from sanity.web.security import csrf_exempt
 
+log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api", description="Papers, search, recommendations")
 
 
@@ -89,7 +92,8 @@ def similar_text(text: str, limit: int):
 @bp.answers(schemas.PaperList, 401, 404, 503)
 @bp.doc(security=[{}, *AUTH])  # tags= needs an account, ids= does not
 def recommend(ids, exclude, tags, limit, include_tagged, C=None, days=None, category=None):
-    """Recommendations from seed papers (ids, exclude) or from your tags (tags, needs auth)."""
+    """Recommendations from seed papers (ids, exclude) or from your tags (tags, needs auth);
+    with neither, an empty list."""
     options = dict(
         limit=limit,
         C=C,
@@ -98,6 +102,8 @@ def recommend(ids, exclude, tags, limit, include_tagged, C=None, days=None, cate
     )
     if tags:
         return jsonify(ranked_list(engine.recommend(_training_sets(tags), **options)))
+    if not ids:
+        return jsonify(papers=[], total=0, page=1)
     result = engine.recommend(engine.SeedPapers(ids, exclude), **options)
     return jsonify(ranked_list(result))
 
@@ -124,7 +130,8 @@ def health():
     """200 when the database answers, 503 otherwise."""
     try:
         db.session.execute(sql("SELECT 1"))
-    except Exception as exc:  # any failure to reach the database means unhealthy
+    except Exception:  # any failure to reach the database means unhealthy; details: the log
+        log.exception("health check: the database does not answer")
         db.session.rollback()
-        return jsonify(status="unavailable", error=str(exc).splitlines()[0][:200]), 503
+        return jsonify(status="unavailable"), 503
     return jsonify(status="ok")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, ValidationError, pre_load, validate, validates_schema
 
 from sanity.web.fields import (
+    MAX_ID,
     MAX_PER_PAGE,
     MAX_TEXT,
     REQUIRED_IDS,
@@ -18,6 +19,7 @@ from sanity.web.fields import (
     Flag,
     IdList,
     Int,
+    JsonInt,
     Lower,
     TagName,
     TagNames,
@@ -91,13 +93,6 @@ class RecommendArgs(QuerySchema):
     C = cost()
     include_tagged = Flag()
 
-    @validates_schema
-    def seeds(self, data, **kwargs):
-        if not data["ids"] and not data["tags"]:
-            raise ValidationError(
-                "ids is required: comma-separated arXiv ids of papers you like (or tags=)"
-            )
-
 
 class IdsArgs(QuerySchema):
     ids = IdList(required=True, error_messages={"required": REQUIRED_IDS})
@@ -130,7 +125,7 @@ class TagPaperPath(Schema):
 
 
 class SearchPath(Schema):
-    search_id = Int(required=True, validate=validate.Range(min=1, error="must be at least {min}"))
+    search_id = Int(required=True, validate=range_of(1, MAX_ID))
 
 
 class SimilarText(BodySchema):
@@ -140,11 +135,7 @@ class SimilarText(BodySchema):
         error_messages={"required": "is required"},
         metadata={"description": "an abstract or any text"},
     )
-    limit = Int(
-        load_default=25,
-        strict=True,
-        validate=range_of(1, MAX_PER_PAGE),
-    )
+    limit = JsonInt(load_default=25, validate=range_of(1, MAX_PER_PAGE))
 
     @validates_schema
     def not_blank(self, data, **kwargs):

@@ -15,6 +15,7 @@ from flask_login import login_required
 from flask_smorest.spec.plugins import FlaskPlugin
 from webargs.flaskparser import FlaskParser
 
+from sanity.web.fields import NO_NUL
 from sanity.web.schemas import Error
 
 AUTH = [{"bearer": []}, {"session": []}]
@@ -103,6 +104,7 @@ class Blueprint(flask_smorest.Blueprint):
     def login_required(self, view):
         """flask-login's check (a 401 for /api) first, documented with the security schemes."""
         view = login_required(view)
+        view.needs_login = True  # sanity.web.security answers 401 before checking CSRF
         view = self.doc(security=AUTH)(view)
         return self.alt_response(401, response=REASONS[401])(view)
 
@@ -130,6 +132,54 @@ def _fields(schema) -> dict:
     return (schema if isinstance(schema, ma.Schema) else schema()).fields
 
 
+class Plugin(MarshmallowPlugin):
+    """Every object schema in the document says what the server checks of any JSON body: no
+    NUL character in a key or a string (sanity.web.errors refuses them)."""
+
+    def init_spec(self, spec) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(property_names)
+        spec.components.schema("JsonValue", component=JSON_VALUE)
+
+    def schema_helper(self, name, _, schema=None, **kwargs):
+        out = super().schema_helper(name, _, schema=schema, **kwargs)
+        return None if out is None else no_nul(out)
+
+
+# Any JSON value without NUL: what an object accepts (and ignores) besides its properties.
+ANY = {"$ref": "#/components/schemas/JsonValue"}
+JSON_VALUE = {
+    "anyOf": [
+        {"type": ["null", "boolean", "number"]},
+        {"type": "string", "pattern": NO_NUL},
+        {"type": "array", "items": ANY},
+        {"type": "object", "propertyNames": {"pattern": NO_NUL}, "additionalProperties": ANY},
+    ]
+}
+
+
+def property_names(converter, field, **kwargs) -> dict:
+    """A dict field's rule for its keys (metadata propertyNames) in the document."""
+    names = field.metadata.get("propertyNames")
+    return {"propertyNames": names} if names else {}
+
+
+def no_nul(schema: dict) -> dict:
+    kinds = schema.get("type", [])
+    kinds = [kinds] if isinstance(kinds, str) else kinds
+    if "object" in kinds or "properties" in schema:
+        schema.setdefault("propertyNames", {"pattern": NO_NUL})
+        schema.setdefault("additionalProperties", ANY)
+    for prop in schema.get("properties", {}).values():
+        no_nul(prop)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            no_nul(schema[key])
+    if "string" in kinds and not {"pattern", "format", "enum"} & schema.keys():
+        schema["pattern"] = NO_NUL
+    return schema
+
+
 class Api(flask_smorest.Api):
     """The OpenAPI document of the declarations; errors stay with sanity.web.errors."""
 
@@ -137,7 +187,7 @@ class Api(flask_smorest.Api):
     DEFAULT_ERROR_RESPONSE_NAME = None  # every status code is listed per operation
 
     def __init__(self, app=None):
-        plugins = {"flask_plugin": PathPlugin(), "marshmallow_plugin": MarshmallowPlugin()}
+        plugins = {"flask_plugin": PathPlugin(), "marshmallow_plugin": Plugin()}
         super().__init__(app, spec_kwargs=plugins)
 
     def _register_error_handlers(self):

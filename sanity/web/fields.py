@@ -23,8 +23,14 @@ FALSE = frozenset({"0", "false", "no", "off"})
 ID_PATTERN = (
     r"^(arXiv:)?(\d{4}\.\d{4,5}|[a-z][a-z-]*(\.[A-Za-z-]{2,})?/\d{7})(v\d+)?$"
 )  # fmt: skip
-TAG_PATTERN = r"^[^/,\x00-\x1f\x7f]{1,64}$"
-CATEGORY_PATTERN = r"^\S{1,64}$"
+# Python's whitespace (str.split, str.strip), spelled out: JSON Schema's \s is another set.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_TAG_CHAR = r"[^/,\x00-\x1f\x7f-\x9f]"
+TAG_PATTERN = rf"^{_TAG_CHAR}*[^/,{SPACE}\x00-\x1f\x7f-\x9f]{_TAG_CHAR}*$"  # not blank
+CATEGORY_PATTERN = rf"^[^{SPACE}\x00]{{1,64}}$"
+NO_NUL = r"^[^\x00]*$"  # NUL is refused everywhere (sanity.web.errors.check_input)
+NOT_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
+MAX_ID = 2**31 - 1  # the largest key of an INTEGER column (every id column is one)
 
 
 def range_of(lo, hi) -> validate.Range:
@@ -32,11 +38,28 @@ def range_of(lo, hi) -> validate.Range:
 
 
 class Text(fields.String):
+    """A string; the document says NUL is not allowed (unless a field has its own pattern)."""
+
     default_error_messages = {"invalid": "must be a string", "required": "is required"}
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.metadata.setdefault("pattern", NO_NUL)
 
 
 class Int(fields.Integer):
     default_error_messages = {"invalid": "must be an integer", "required": "is required"}
+
+
+class JsonInt(Int):
+    """An integer in a JSON body: 5 or 5.0 (JSON Schema's integers), never "5" or true."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._deserialize(int(value), attr, data, **kwargs)
 
 
 class Number(fields.Float):
@@ -158,12 +181,15 @@ class TagName(Text):
         rule = "" if allow_all else ", not 'all'"
         kwargs.setdefault("metadata", {}).update(
             pattern=TAG_PATTERN,
+            maxLength=MAX_TAG_LENGTH,
             description=f"a tag name (1-{MAX_TAG_LENGTH} characters, no '/', ','{rule})",
         )
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         name = super()._deserialize(value, attr, data, **kwargs)
+        if len(name) > MAX_TAG_LENGTH:  # as sent, as the document says
+            raise ValidationError(f": tag names have at most {MAX_TAG_LENGTH} characters")
         if self.allow_all and name == "all":
             return name
         try:
@@ -184,6 +210,7 @@ class TagNames(Many):
 class Category(Text):
     def __init__(self, **kwargs) -> None:
         error = "must be an arXiv category such as cs.LG"
+        kwargs.setdefault("metadata", {}).update(pattern=CATEGORY_PATTERN)
         super().__init__(validate=Pattern(CATEGORY_PATTERN, error=error), **kwargs)
 
 
@@ -214,6 +241,7 @@ class QueryLength(validate.Length):
 def search_words(required: bool = True, **kwargs) -> Text:
     """`q`: what to search for (words, "phrases", authors, an arXiv id)."""
     error_messages = {"required": "is required"}
+    kwargs.setdefault("metadata", {}).update(pattern=NOT_BLANK)
     return Text(required=required, validate=QueryLength(), error_messages=error_messages, **kwargs)
 
 

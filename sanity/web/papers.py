@@ -105,7 +105,8 @@ def index():
 @bp.get("/recommend")
 def recommend():
     """Recommendations for the user's tags (all of them unless tags= says otherwise)."""
-    params = request.args.to_dict()
+    # url_for reads _method, _external, _anchor and _scheme itself: they are no list parameters
+    params = {k: v for k, v in request.args.items() if not k.startswith("_")}
     params["rank"] = "tags"
     params.setdefault("tags", "all")
     return redirect(url_for(".index", **params))

@@ -9,6 +9,8 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from sanity.accounts.library import VERSION as LIBRARY_VERSION
+from sanity.accounts.tags import MAX_TAG_LENGTH
+from sanity.web.fields import CATEGORY_PATTERN, ID_PATTERN, NOT_BLANK, TAG_PATTERN
 
 NULLABLE_TEXT = {"allow_none": True, "required": True}
 
@@ -110,15 +112,19 @@ class Health(Schema):
 
 
 class LibraryPaper(Schema):
-    id = fields.String(required=True)
+    id = fields.String(required=True, metadata={"pattern": ID_PATTERN})
     added = fields.DateTime(allow_none=True)
     negative = fields.Boolean()
 
 
 class LibrarySearch(Schema):
-    name = fields.String(required=True)
-    query = fields.String(required=True)
-    category = fields.String(allow_none=True)
+    name = fields.String(
+        required=True, validate=validate.Length(max=100), metadata={"pattern": NOT_BLANK}
+    )
+    query = fields.String(
+        required=True, validate=validate.Length(max=1000), metadata={"pattern": NOT_BLANK}
+    )
+    category = fields.String(allow_none=True, metadata={"pattern": CATEGORY_PATTERN})
 
 
 class Library(Schema):
@@ -127,7 +133,11 @@ class Library(Schema):
     version = fields.Integer(required=True, validate=validate.Equal(LIBRARY_VERSION))
     user = fields.String()
     exported = fields.DateTime()
-    tags = fields.Dict(keys=fields.String(), values=fields.List(fields.Nested(LibraryPaper)))
+    tags = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.Nested(LibraryPaper)),
+        metadata={"propertyNames": {"pattern": TAG_PATTERN, "maxLength": MAX_TAG_LENGTH}},
+    )
     saved_searches = fields.List(fields.Nested(LibrarySearch))
 
 

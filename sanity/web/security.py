@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from limits import parse_many
 
@@ -142,6 +142,8 @@ def init_app(app: Flask) -> None:
         if is_api(request) and has_bearer(request):
             return
         view = app.view_functions.get(request.endpoint)
+        if getattr(view, "needs_login", False) and not current_user.is_authenticated:
+            return unauthorized()  # 401 first: no token could make this request succeed
         if getattr(view, "csrf_exempt", False):  # they change nothing, or check a signed token
             return
         csrf.protect()
