@@ -33,8 +33,13 @@ from sanity.web.fields import (
 )
 
 
+class ApiQuerySchema(Schema):
+    """The API's query parameters, taken as sent: what the document says is what is accepted."""
+
+
 class QuerySchema(Schema):
-    """Query parameters: blank values count as absent, text is stripped."""
+    """Query parameters of pages and feeds (HTML forms send blank fields): blank values count
+    as absent, text is stripped."""
 
     @pre_load
     def blank_is_absent(self, data, **kwargs):
@@ -59,7 +64,7 @@ class BodySchema(Schema):
 # ---- the JSON API ----
 
 
-class PapersArgs(QuerySchema):
+class PapersArgs(ApiQuerySchema):
     sort = Text(
         load_default="time",
         validate=validate.OneOf(["time", "random"], error="must be 'time' or 'random'"),
@@ -70,7 +75,7 @@ class PapersArgs(QuerySchema):
     per_page = per_page()
 
 
-class SearchArgs(QuerySchema):
+class SearchArgs(ApiQuerySchema):
     q = search_words()
     category = Category()
     days = Days()
@@ -78,12 +83,12 @@ class SearchArgs(QuerySchema):
     per_page = per_page()
 
 
-class SimilarArgs(QuerySchema):
+class SimilarArgs(ApiQuerySchema):
     limit = limit()
     days = Days()
 
 
-class RecommendArgs(QuerySchema):
+class RecommendArgs(ApiQuerySchema):
     ids = IdList(load_default=list, metadata={"description": "papers you like (comma-separated)"})
     exclude = IdList(load_default=list, metadata={"description": "papers you do not like"})
     tags = TagNames(load_default=list)
@@ -94,7 +99,7 @@ class RecommendArgs(QuerySchema):
     include_tagged = Flag()
 
 
-class IdsArgs(QuerySchema):
+class IdsArgs(ApiQuerySchema):
     ids = IdList(required=True, error_messages={"required": REQUIRED_IDS})
 
     @validates_schema
@@ -103,7 +108,7 @@ class IdsArgs(QuerySchema):
             raise ValidationError(REQUIRED_IDS, "ids")
 
 
-class NegativeArgs(QuerySchema):
+class NegativeArgs(ApiQuerySchema):
     negative = Flag(metadata={"description": "not interested (1/0, true/false, yes/no, on/off)"})
 
 
@@ -174,7 +179,7 @@ class ListArgsSchema(QuerySchema):
     pid = ArxivId(load_default="")
     tags = TagNames(load_default=list)
     days = DaysOrLatest()
-    category = Category(load_default="")
+    category = Category(query=True, load_default="")
     page = page()
     hide = Flag()
     C = cost()

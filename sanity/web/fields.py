@@ -28,6 +28,7 @@ SPACE = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u
 _TAG_CHAR = r"[^/,\x00-\x1f\x7f-\x9f]"
 TAG_PATTERN = rf"^{_TAG_CHAR}*[^/,{SPACE}\x00-\x1f\x7f-\x9f]{_TAG_CHAR}*$"  # not blank
 CATEGORY_PATTERN = rf"^[^{SPACE}\x00]{{1,64}}$"
+CATEGORY_QUERY_PATTERN = rf"^[{SPACE}]*([^{SPACE}\x00]{{1,64}})?[{SPACE}]*$"
 NO_NUL = r"^[^\x00]*$"  # NUL is refused everywhere (sanity.web.errors.check_input)
 NOT_BLANK = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
 MAX_ID = 2**31 - 1  # the largest key of an INTEGER column (every id column is one)
@@ -208,9 +209,13 @@ class TagNames(Many):
 
 
 class Category(Text):
-    def __init__(self, **kwargs) -> None:
+    """An arXiv category. In a query string (`query=True`) the value is stripped first and a
+    blank one counts as absent, which the documented pattern says too."""
+
+    def __init__(self, query: bool = False, **kwargs) -> None:
         error = "must be an arXiv category such as cs.LG"
-        kwargs.setdefault("metadata", {}).update(pattern=CATEGORY_PATTERN)
+        documented = CATEGORY_QUERY_PATTERN if query else CATEGORY_PATTERN
+        kwargs.setdefault("metadata", {}).update(pattern=documented)
         super().__init__(validate=Pattern(CATEGORY_PATTERN, error=error), **kwargs)
 
 
