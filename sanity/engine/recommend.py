@@ -92,7 +92,8 @@ def paper_vector(f: Features, paper: Paper) -> sp.csr_matrix:
     row = f.index.get(paper.id)
     if row is not None:
         return f.X[row]
-    return f.vectorize([paper_text(paper.title, paper.abstract, paper.authors or [])])
+    text = paper_text(paper.title, paper.abstract, paper.authors or [])
+    return f.vectorize([text], [paper.authors or []])
 
 
 def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) -> Result:
@@ -176,7 +177,7 @@ def recommend(
             C=C,
             n_sampled=int(cfg["SVM_NEGATIVES"]),
             allowed=allowed_rows(f, filters, exclude),
-            vocabulary=f.vocabulary,
+            vocabulary=f.terms,
         )
         _cache.put(key, ranked)
     return Result(_papers(f, ranked), _words(ranked))
@@ -187,11 +188,10 @@ def _words(ranked: ranking.Ranking) -> list[dict]:
 
 
 def paper_words(paper: Paper, n: int = 20) -> list[dict]:
-    """A paper's strongest TF-IDF terms (why it is represented as it is)."""
+    """A paper's strongest TF-IDF terms and author names ("author: Name"), strongest first:
+    why it is represented as it is."""
     f = current()
     row = paper_vector(f, paper).tocsr()
-    order = np.argsort(-row.data)[:n]
-    return [
-        {"word": f.vocabulary[row.indices[i]], "weight": round(float(row.data[i]), 4)}
-        for i in order
-    ]
+    order = np.lexsort((row.indices, -row.data))[:n]
+    terms = f.terms
+    return [{"word": terms[row.indices[i]], "weight": round(float(row.data[i]), 4)} for i in order]
