@@ -9,6 +9,7 @@ l2-normalised) sits beside the word columns, scaled by `author_weight`.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -48,6 +49,8 @@ def _accent(match: re.Match) -> str:
 
 def display(raw: str) -> str:
     """A name as people read it: LaTeX accents and letters turned into Unicode, braces gone."""
+    if "\\" not in raw and "{" not in raw and "~" not in raw:
+        return unicodedata.normalize("NFC", " ".join(raw.split()))
     text = _SPECIAL.sub(lambda m: _LETTERS[m.group(1)], raw)
     text = _SYMBOL_ACCENT.sub(_accent, text)
     text = _LETTER_ACCENT.sub(_accent, text)
@@ -55,16 +58,19 @@ def display(raw: str) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # names recur across papers; bounded memory
 def name_key(raw: str) -> str | None:
     """The normalised whole name ("Bal\\'azs, C. Jr." -> "c balazs"), None if nothing is left."""
-    text = unicodedata.normalize("NFKD", display(raw).replace("ß", "ss"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
-    text = text.translate(_FOLD)
-    parts = [p for p in text.split(",") if p.strip()]
-    parts = [p for p in parts if _NOT_WORD.sub("", p) not in _SUFFIXES] or parts
-    if len(parts) == 2:  # "Surname, Given"
-        parts = [parts[1], parts[0]]
-    tokens = _NOT_WORD.sub(" ", _APOSTROPHES.sub("", " ".join(parts))).split()
+    text = display(raw)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
+        text = "".join(c for c in text if not unicodedata.combining(c)).translate(_FOLD)
+    text = _APOSTROPHES.sub("", text.lower())
+    if "," in text:
+        parts = [p for p in text.split(",") if p.strip()]
+        parts = [p for p in parts if _NOT_WORD.sub("", p) not in _SUFFIXES] or parts
+        text = " ".join([parts[1], parts[0]] if len(parts) == 2 else parts)  # "Surname, Given"
+    tokens = _NOT_WORD.sub(" ", text).split()
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
     return " ".join(tokens) or None
@@ -213,3 +219,13 @@ def combine(words: sp.csr_matrix, authors: sp.csr_matrix | None, weight: float) 
 def term_names(vocab: Authors) -> list[str]:
     """Column names for explanations: "author: Yann LeCun"."""
     return [PREFIX + name for name in vocab.names]
+
+
+def scale_authors(query: sp.csr_matrix, offset: int, scale: float) -> sp.csr_matrix:
+    """A query row with its author columns (from `offset` on) scaled, l2-normalised again:
+    similarity may weigh shared authors less than the models do."""
+    if scale == 1.0:
+        return query
+    q = sp.csr_matrix(query, dtype=np.float32, copy=True)
+    q.data[q.indices >= offset] *= np.float32(scale)
+    return normalize(q, copy=False)

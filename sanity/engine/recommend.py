@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sanity.db import db
 from sanity.engine import ranking
+from sanity.engine.authors import scale_authors
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import store_for
 from sanity.models import Paper
@@ -104,7 +105,9 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
         ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
     else:
-        ranked = ranking.cosine(f.X, paper_vector(f, paper), limit, allowed, f.columns)
+        scale = float(current_app.config["SIMILAR_AUTHOR_SCALE"])
+        query = scale_authors(paper_vector(f, paper), len(f.vocabulary), scale)
+        ranked = ranking.cosine(f.X, query, limit, allowed, f.columns)
     return Result(_papers(f, ranked))
 
 
