@@ -3,6 +3,8 @@ beside the words, fresh rows, storage, explanations, and a quality guard on a sy
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -137,3 +139,16 @@ def test_authors_survive_save_and_load(tmp_path):
     assert np.array_equal(loaded.authors.idf, built.authors.idf)
     assert loaded.params == WEIGHTED
     assert (loaded.X != built.X).nnz == 0
+
+
+def test_a_build_from_before_author_features_is_refit(tmp_path):
+    """A saved build without an author vocabulary loads with author weight 0, so the update
+    sees its parameters differ from the configuration and refits."""
+    built = features.build(lambda: iter(corpus()), Params())
+    path = store.save(built, tmp_path)
+    meta = json.loads((path / "meta.json").read_text())
+    del meta["authors"], meta["params"]["author_weight"]
+    (path / "meta.json").write_text(json.dumps(meta))
+    loaded = store.load(tmp_path)
+    assert loaded.params.author_weight == 0.0 and len(loaded.authors) == 0
+    assert loaded.params != WEIGHTED
