@@ -79,9 +79,14 @@ class Config:
     TFIDF_MAX_DF: float = 0.1
     TFIDF_MAX_NGRAMS: int = 1_000_000
     TFIDF_REFIT_GROWTH: float = 0.25
+    # Authors as features beside the words (tuned with bench/quality.py; 0 turns them off).
+    AUTHOR_WEIGHT: float = 0.6
+    AUTHOR_MIN_DF: int = 2
+    AUTHOR_MAX_FEATURES: int = 200_000
     FEATURES_IN_CHILD: bool = True
     COMPUTE_INTERVAL_HOURS: float = 24.0
     SIMILAR_METHOD: str = "cosine"
+    SIMILAR_AUTHOR_SCALE: float = 0.3  # shared authors' share in similarity, relative to models
     SVM_C: float = 0.1
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
     SEARCH_MAX_QUERY_LENGTH: int = 1000

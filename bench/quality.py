@@ -1,12 +1,25 @@
 """Recommendation and similar-paper quality on proxy tasks from real arXiv metadata.
 
-A simulated user tags k papers of a narrow category, a few papers of one author, or papers
-whose title has one topic phrase; we measure precision@25 and nDCG@25 of the ranking among the
-untagged papers. The same for "similar papers" of one seed. Ours (bounded-vocabulary TF-IDF,
-SVM on positives + sampled negatives; cosine for similar) runs against the classic method
-(arxiv-sanity-lite's TF-IDF parameters, LinearSVC C=0.01 on all papers) in the same run.
+Simulated users, each scored on the top 25 among untagged papers ("found" = hits / min(25,
+relevant papers), i.e. precision@25 when there are many relevant papers, recall when few):
+- category: tags 10 papers of a narrow primary category; relevant: the category's other papers.
+- author: tags 3 papers of one author (8-200 papers); relevant: the author's other papers.
+- phrase: tags 5 papers whose title has one topic phrase; relevant: the phrase's other papers.
+- mixed: tags 5 + 5 papers of two narrow categories of unrelated archives; score: the smaller
+  of the two topics' hits over 12.5 (1.0: both topics fill half of the top 25 each).
+- negatives: tags 10 papers of category A, is shown the top 25 and marks the papers of
+  category B in it "not interested", B being the primary category most often cross-listed with
+  A (its papers not listing A); score: A's share of the new top 25; `negB` is B's share (lower
+  is better), `B-bef` B's share in the top 25 before the negatives.
+- similar: one seed paper with prolific authors; `sim-auth`: found among papers sharing an
+  author with it, `sim-cat`: share of its primary category in the top 25.
+Methods, in one run: classic (arxiv-sanity-lite: its TF-IDF, LinearSVC C=0.01 on all papers,
+exemplar SVM for similar), today (words only: SVM on positives + negatives + 3,000 sampled,
+cosine for similar), and words + an author block at several weights and C (the recommend path:
+`ranking.svm` and `ranking.cosine` as `sanity.engine.recommend` calls them). ms = median per
+request (training + scoring).
 
-Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 8]
+Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
 Prints numbers; asserts nothing.
 """
 
@@ -15,13 +28,14 @@ from __future__ import annotations
 import argparse
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity.engine import features, ranking
+from sanity.engine import features, ranking, store
+from sanity.engine.authors import NameCounter, combine, scale_authors
 from sanity.engine.features import Doc, Params
 
 K = 25
@@ -31,92 +45,213 @@ PHRASES = [
     "object detection", "quantum", "speech", "autonomous driving", "medical image",
     "neural radiance", "contrastive learning", "time series",
 ]  # fmt: skip
+COLUMNS = [
+    "category",
+    "author",
+    "phrase",
+    "mixed",
+    "negatives",
+    "negB",
+    "B-bef",
+    "sim-auth",
+    "sim-cat",
+    "sim-lst",
+    "sim-any",
+]
+LOWER_IS_BETTER = {"negB"}
+SAMPLED = 3000  # SVM_NEGATIVES
 
 
-def metrics(ranked: np.ndarray, relevant: set[int]) -> tuple[float, float]:
-    """precision@K and nDCG@K for binary relevance."""
-    hits = [1.0 if r in relevant else 0.0 for r in ranked[:K]]
-    precision = sum(hits) / K
-    dcg = sum(h / np.log2(i + 2) for i, h in enumerate(hits))
-    ideal = sum(1 / np.log2(i + 2) for i in range(min(K, len(relevant))))
-    return precision, dcg / ideal if ideal else 0.0
+def found(ranked, relevant: set[int]) -> float:
+    hits = sum(1 for r in ranked[:K] if r in relevant)
+    return hits / min(K, len(relevant)) if relevant else 0.0
 
 
-def make_tasks(records: list[dict], rng: random.Random, trials: int) -> list[dict]:
-    """(kind, positives, relevant) tasks from categories, authors and title phrases."""
-    by_cat, by_author, by_phrase = defaultdict(list), defaultdict(list), defaultdict(list)
-    for row, r in enumerate(records):
-        if r.get("categories"):
-            by_cat[r["categories"][0]].append(row)
-        for name in r.get("authors") or []:
-            by_author[name].append(row)
-        title = r["title"].lower()
-        for phrase in PHRASES:
-            if phrase in title:
-                by_phrase[phrase].append(row)
+def share(ranked, relevant: set[int]) -> float:
+    return sum(1 for r in ranked[:K] if r in relevant) / K
+
+
+def archive(category: str) -> str:
+    return category.split(".")[0]
+
+
+class Corpus:
+    """Rows grouped by primary category, author (as written) and title phrase."""
+
+    def __init__(self, records: list[dict]) -> None:
+        self.by_cat, self.by_author, self.by_phrase = (defaultdict(list) for _ in range(3))
+        for row, r in enumerate(records):
+            if r.get("categories"):
+                self.by_cat[r["categories"][0]].append(row)
+            for name in dict.fromkeys(r.get("authors") or []):
+                self.by_author[name].append(row)
+            title = r["title"].lower()
+            for phrase in PHRASES:
+                if phrase in title:
+                    self.by_phrase[phrase].append(row)
+        self.records = records
+        self.narrow = sorted(c for c, rows in self.by_cat.items() if 150 <= len(rows) <= 3000)
+        # For the negatives task: per category, the other primary category most often
+        # cross-listed with it (the topic a user is most likely to be shown and not want).
+        together = Counter()
+        for r in records:
+            cats = r.get("categories") or []
+            for other in cats[1:]:
+                if other != cats[0]:
+                    together[tuple(sorted((cats[0], other)))] += 1
+        self.nearest = {}
+        for (a, b), _ in together.most_common():
+            for x, y in ((a, b), (b, a)):
+                if x not in self.nearest and len(self.by_cat.get(y, ())) >= 100:
+                    self.nearest[x] = y
+
+
+def make_tasks(c: Corpus, rng: random.Random, trials: int) -> list[dict]:
+    """Recommendation tasks: {kind, pos, neg, rel, other}."""
     tasks = []
-    narrow = sorted(c for c, rows in by_cat.items() if 150 <= len(rows) <= 3000)
-    for cat in rng.sample(narrow, min(trials, len(narrow))):
-        rows = by_cat[cat]
-        tasks.append(_task("category", rng, rows, 10, cat))
-    prolific = sorted(a for a, rows in by_author.items() if 8 <= len(rows) <= 200)
+    for cat in rng.sample(c.narrow, min(trials, len(c.narrow))):
+        tasks.append(_task("category", rng, c.by_cat[cat], 10))
+    prolific = sorted(a for a, rows in c.by_author.items() if 8 <= len(rows) <= 200)
     for author in rng.sample(prolific, min(trials, len(prolific))):
-        tasks.append(_task("author", rng, by_author[author], 3, author))
-    common = sorted(p for p, rows in by_phrase.items() if len(rows) >= 40)
+        tasks.append(_task("author", rng, c.by_author[author], 3))
+    common = sorted(p for p, rows in c.by_phrase.items() if len(rows) >= 40)
     for phrase in rng.sample(common, min(trials, len(common))):
-        tasks.append(_task("phrase", rng, by_phrase[phrase], 5, phrase))
+        tasks.append(_task("phrase", rng, c.by_phrase[phrase], 5))
+    for _ in range(trials):
+        a = rng.choice(c.narrow)
+        b = rng.choice([x for x in c.narrow if archive(x) != archive(a)])
+        pa, pb = rng.sample(c.by_cat[a], 5), rng.sample(c.by_cat[b], 5)
+        rel_a, rel_b = set(c.by_cat[a]) - set(pa), set(c.by_cat[b]) - set(pb)
+        tasks.append({"kind": "mixed", "pos": pa + pb, "neg": [], "rel": rel_a, "other": rel_b})
+    pairs = [(a, c.nearest[a]) for a in c.narrow if a in c.nearest]
+    for a, b in rng.sample(pairs, min(trials, len(pairs))):
+        only_b = [row for row in c.by_cat[b] if a not in c.records[row]["categories"]]
+        pos = rng.sample(c.by_cat[a], 10)
+        rel, other = set(c.by_cat[a]) - set(pos), set(only_b)
+        tasks.append({"kind": "negatives", "pos": pos, "neg": [], "rel": rel, "other": other})
     return tasks
 
 
-def _task(kind, rng, rows, k, label) -> dict:
-    positives = rng.sample(rows, k)
-    return {"kind": kind, "label": label, "pos": positives, "rel": set(rows) - set(positives)}
+def _task(kind, rng, rows, k) -> dict:
+    pos = rng.sample(rows, k)
+    return {"kind": kind, "pos": pos, "neg": [], "rel": set(rows) - set(pos), "other": set()}
 
 
-def rank_ours(X, positives, C, n_sampled) -> np.ndarray:
-    allowed = np.ones(X.shape[0], dtype=bool)
-    allowed[positives] = False
-    got = ranking.svm(X, np.array(positives), None, k=K, C=C, n_sampled=n_sampled,
-                      allowed=allowed)  # fmt: skip
-    return got.rows
+def similar_tasks(c: Corpus, rng: random.Random, trials: int) -> list[dict]:
+    """Seeds with an author of 3+ other papers, in a narrow category."""
+    narrow = set(c.narrow)
+    candidates = [
+        row
+        for row, r in enumerate(c.records)
+        if r.get("categories") and r["categories"][0] in narrow
+        and any(len(c.by_author[a]) >= 4 for a in r.get("authors") or [])
+    ]  # fmt: skip
+    out = []
+    for seed in rng.sample(candidates, min(trials * 3, len(candidates))):
+        r = c.records[seed]
+        same_author = set().union(*(c.by_author[a] for a in r["authors"])) - {seed}
+        cat = r["categories"][0]
+        same_cat = set(c.by_cat[cat]) - {seed}
+        listed = {i for i, x in enumerate(c.records) if cat in (x.get("categories") or [])}
+        out.append({"kind": "similar", "pos": [seed], "rel": same_author, "other": same_cat,
+                    "listed": listed - {seed}})  # fmt: skip
+    return out
 
 
-def rank_classic(X, positives) -> np.ndarray:
-    scores = classic_svm_scores(X, positives)
-    scores[positives] = -np.inf
-    return np.argsort(-scores)[:K]
+def score_task(task: dict, ranked) -> dict[str, float]:
+    kind = task["kind"]
+    if kind == "mixed":
+        a, b = share(ranked, task["rel"]), share(ranked, task["other"])
+        return {"mixed": min(a, b) * 2}
+    if kind == "negatives":
+        return {"negatives": share(ranked, task["rel"]), "negB": share(ranked, task["other"])}
+    if kind == "similar":
+        either = task["rel"] | task["listed"]
+        return {
+            "sim-auth": found(ranked, task["rel"]),
+            "sim-cat": share(ranked, task["other"]),
+            "sim-lst": share(ranked, task["listed"]),
+            "sim-any": share(ranked, either),
+        }
+    return {kind: found(ranked, task["rel"])}
 
 
-def similar_tasks(records, rng, trials) -> list[dict]:
-    by_cat = defaultdict(list)
-    for row, r in enumerate(records):
-        if r.get("categories"):
-            by_cat[r["categories"][0]].append(row)
-    narrow = [c for c, rows in by_cat.items() if 150 <= len(rows) <= 3000]
-    seeds = []
-    for _ in range(trials * 3):
-        cat = rng.choice(narrow)
-        seed = rng.choice(by_cat[cat])
-        seeds.append({"kind": "similar", "pos": [seed], "rel": set(by_cat[cat]) - {seed}})
-    return seeds
+class Method:
+    """A named way to rank: recommend(pos, neg) and similar(seed) -> rows."""
+
+    def __init__(self, name, recommend, similar) -> None:
+        self.name, self.recommend, self.similar = name, recommend, similar
+
+    def shown_and_refused(self, task: dict, values) -> dict:
+        """The user sees this method's top 25 and marks B's papers in it "not interested"."""
+        first = self.recommend(task["pos"], [])
+        values["B-bef"].append(share(first, task["other"]))
+        neg = [int(r) for r in first[:K] if r in task["other"]]
+        return {**task, "neg": neg, "other": task["other"] - set(neg)}
+
+    def run(self, tasks: list[dict], sims: list[dict]) -> dict[str, float]:
+        values, times = defaultdict(list), []
+        for task in tasks:
+            if task["kind"] == "negatives":
+                task = self.shown_and_refused(task, values)
+            started = time.perf_counter()
+            ranked = self.recommend(task["pos"], task["neg"])
+            times.append(time.perf_counter() - started)
+            for k, v in score_task(task, ranked).items():
+                values[k].append(v)
+        sim_times = []
+        for task in sims:
+            started = time.perf_counter()
+            ranked = self.similar(task["pos"][0])
+            sim_times.append(time.perf_counter() - started)
+            for k, v in score_task(task, ranked).items():
+                values[k].append(v)
+        out = {k: float(np.mean(v)) for k, v in values.items()}
+        out["ms"] = 1000 * float(np.median(times))
+        out["sim ms"] = 1000 * float(np.median(sim_times))
+        return out
 
 
-def report(name: str, results: dict[str, list[tuple[float, float]]]) -> dict[str, float]:
-    line, summary = [f"{name:34s}"], {}
-    for kind, values in results.items():
-        p = 100 * np.mean([v[0] for v in values])
-        n = 100 * np.mean([v[1] for v in values])
-        summary[kind] = n
-        line.append(f"{kind} P@25 {p:5.1f} nDCG {n:5.1f}")
-    print(" | ".join(line))
-    return summary
+def svm_method(name: str, X, C: float, offset: int = 0, scale: float = 1.0) -> Method:
+    n = X.shape[0]
+
+    def recommend(pos, neg):
+        allowed = _without(n, pos + neg)
+        got = ranking.svm(X, np.array(pos), np.array(neg, dtype=np.int64), k=K, C=C,
+                          n_sampled=SAMPLED, allowed=allowed)  # fmt: skip
+        return got.rows
+
+    def similar(seed):
+        query = scale_authors(X[seed], offset, scale) if offset else X[seed]
+        return ranking.cosine(X, query, K, _without(n, [seed])).rows
+
+    return Method(name, recommend, similar)
 
 
-def evaluate(tasks, rank) -> dict[str, list[tuple[float, float]]]:
-    results = defaultdict(list)
-    for task in tasks:
-        results[task["kind"]].append(metrics(rank(task["pos"]), task["rel"]))
-    return results
+def classic_method(X) -> Method:
+    def recommend(pos, neg):  # lite has no negatives: "not interested" is not a thing there
+        scores = classic_svm_scores(X, pos)
+        scores[pos + neg] = -np.inf
+        return np.argsort(-scores)[:K]
+
+    return Method("classic (lite)", recommend, lambda seed: recommend([seed], []))
+
+
+def _without(n: int, rows: list[int]) -> np.ndarray:
+    allowed = np.ones(n, dtype=bool)
+    allowed[rows] = False
+    return allowed
+
+
+def print_row(name: str, got: dict[str, float]) -> None:
+    cells = [f"{100 * got.get(k, float('nan')):6.1f}" for k in COLUMNS]
+    print(f"{name:30s}" + "".join(cells) + f"{got['ms']:8.1f}{got['sim ms']:8.1f}", flush=True)
+
+
+def header() -> None:
+    names = [*COLUMNS, "ms", "sim ms"]
+    print(f"{'method':30s}" + "".join(f"{n:>6s}" for n in names[:-2])
+          + "".join(f"{n:>8s}" for n in names[-2:]))  # fmt: skip
 
 
 def main() -> None:
@@ -124,8 +259,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=50_000)
     parser.add_argument("--trials", type=int, default=20)
-    parser.add_argument("--C", type=float, nargs="+", default=[0.03, 0.1, 0.3, 1.0])
-    parser.add_argument("--sampled", type=int, nargs="+", default=[2000, 3000, 5000, 10000])
+    parser.add_argument("--C", type=float, nargs="+", default=[0.1, 0.3])
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.75])
+    parser.add_argument("--min-df", type=int, default=2)
+    parser.add_argument("--cache", help="keep the words-only build here between runs")
+    parser.add_argument("--similar-scales", type=float, nargs="+", default=[1.0, 0.5])
+    parser.add_argument("--skip-classic", action="store_true")
+    parser.add_argument(
+        "--author-words",
+        choices=["yes", "no", "both"],
+        default="yes",
+        help="author names also in the words' text (as today)",
+    )
     args = parser.parse_args()
     rng = random.Random(5)
     records = load_records(args.papers, seed=5)
@@ -133,55 +278,53 @@ def main() -> None:
         features.paper_text(r["title"], r["abstract"], r.get("authors") or []) for r in records
     ]
     docs = [
-        Doc(r["id"], t, 0, 0, " ".join(r.get("categories") or []))
+        Doc(r["id"], t, 0, 0, " ".join(r.get("categories") or []), r.get("authors") or [])
         for r, t in zip(records, texts, strict=True)
     ]
-
     started = time.monotonic()
-    ours = features.build(lambda: iter(docs), Params())
-    took = time.monotonic() - started
-    print(f"ours: {ours.n:,} papers x {len(ours.vocabulary):,} terms in {took:.1f}s")
+    words = store.load(args.cache) if args.cache and store.current_build_id(args.cache) else None
+    if words is None or words.n != len(docs):
+        words = features.build(lambda: iter(docs), Params())
+        if args.cache:
+            store.save(words, args.cache)
+    print(f"words: {words.n:,} papers x {len(words.vocabulary):,} terms "
+          f"in {time.monotonic() - started:.1f}s")  # fmt: skip
+    variants = {"yes": [("", words)]}
+    if args.author_words != "yes":
+        bare = [Doc(d.id, f"{r['title']}. {r['abstract']}", 0, 0, d.categories, d.authors)
+                for d, r in zip(docs, records, strict=True)]  # fmt: skip
+        without = features.build(lambda: iter(bare), Params())
+        variants = {"no": [(" -aw", without)], "both": [("", words), (" -aw", without)]}
     started = time.monotonic()
-    X_classic = classic_features(texts)
-    took = time.monotonic() - started
-    print(f"classic: {X_classic.shape[0]:,} x {X_classic.shape[1]:,} terms in {took:.1f}s")
+    names = NameCounter(10 * Params().author_max_features)
+    for d in docs:
+        names.add(d.authors)
+    vocab, merged = names.vocabulary(args.min_df, Params().author_max_features, 1.0)
+    block = vocab.block([d.authors for d in docs])
+    singletons = sum(1 for c in merged.values() if c < args.min_df)
+    print(f"authors: {len(vocab):,} names in >= {args.min_df} papers ({singletons:,} rarer left "
+          f"out), {len(vocab.aliases):,} initial-only spellings joined, "
+          f"{time.monotonic() - started:.1f}s")  # fmt: skip
 
-    tasks = make_tasks(records, rng, args.trials)
-    print(f"\nrecommendation tasks: {len(tasks)} ({args.trials} per kind, k tagged papers each)")
-    classic = report(
-        "classic (lite: SVM C=0.01, all)", evaluate(tasks, lambda p: rank_classic(X_classic, p))
-    )
-    report("ours features, SVM on all (C=0.01)", evaluate(tasks, lambda p: rank_classic(ours.X, p)))
-    best = None
-    for C, n_sampled in [(C, n) for C in args.C for n in args.sampled]:
-        name = f"ours SVM C={C} sampled={n_sampled}"
-        got = report(name, evaluate(tasks, lambda p, C=C, n=n_sampled: rank_ours(ours.X, p, C, n)))
-        worst = min(got[k] - classic[k] for k in classic)
-        if best is None or worst > best[0]:
-            best = (worst, name)
-    print(f"best setting by worst-case nDCG gap to classic: {best[1]} "
-          f"(worst gap {best[0]:+.1f} points)")  # fmt: skip
-
-    sims = similar_tasks(records, rng, args.trials)
-    print(f"\nsimilar-paper tasks: {len(sims)} seeds, relevant = same primary category")
-    report(
-        "classic (lite: exemplar SVM, all)", evaluate(sims, lambda p: rank_classic(X_classic, p))
-    )
-
-    def cosine(p):
-        return ranking.cosine(ours.X, ours.X[p[0]], K, _without(ours.n, p)).rows
-
-    def exemplar(p):
-        return ranking.exemplar_svm(ours.X, p[0], K, allowed=_without(ours.n, p)).rows
-
-    report("ours cosine", evaluate(sims, cosine))
-    report("ours exemplar SVM (C=0.01)", evaluate(sims, exemplar))
-
-
-def _without(n: int, rows: list[int]) -> np.ndarray:
-    allowed = np.ones(n, dtype=bool)
-    allowed[rows] = False
-    return allowed
+    corpus = Corpus(records)
+    tasks = make_tasks(corpus, rng, args.trials)
+    sims = similar_tasks(corpus, rng, args.trials)
+    kinds = defaultdict(int)
+    for t in tasks + sims:
+        kinds[t["kind"]] += 1
+    print(f"tasks: {dict(kinds)}; numbers in %, higher is better except negB\n")
+    header()
+    if not args.skip_classic:
+        print_row("classic (lite)", classic_method(classic_features(texts)).run(tasks, sims))
+    print_row("today (words, C=0.1)", svm_method("today", words.X, 0.1).run(tasks, sims))
+    for suffix, built in variants[args.author_words]:
+        for w in args.weights:
+            X = combine(built.X, block, w)
+            for C in args.C:
+                for sc in args.similar_scales:
+                    method = svm_method("new", X, C, len(built.vocabulary), sc)
+                    got = method.run(tasks, sims)
+                    print_row(f"authors w={w} C={C} s={sc:g}{suffix}", got)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """TF-IDF features: a memory-bounded build and fresh rows added to a build.
 
-A build holds the float32 CSR matrix (rows l2-normalised), the vocabulary, idf, and per-row
-metadata (paper id, published and updated times, categories); `sanity.engine.store` saves and
-loads it.
+A build holds the float32 CSR matrix (rows l2-normalised), the vocabulary, idf, the author
+vocabulary (`sanity.engine.authors`: its columns follow the word columns), and per-row metadata
+(paper id, published and updated times, categories); `sanity.engine.store` saves and loads it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
+from sanity.engine.authors import Authors, NameCounter, combine, term_names
+
 log = logging.getLogger(__name__)
 
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
@@ -39,6 +41,9 @@ class Params:
     max_df: float = 0.1
     max_ngrams: int = 1_000_000
     chunk: int = 5000
+    author_weight: float = 0.0  # 0: no author block (config AUTHOR_WEIGHT sets the default)
+    author_min_df: int = 2
+    author_max_features: int = 200_000
 
     @classmethod
     def from_config(cls, cfg) -> Params:
@@ -50,6 +55,9 @@ class Params:
             min_df=float(cfg["TFIDF_MIN_DF"]),
             max_df=float(cfg["TFIDF_MAX_DF"]),
             max_ngrams=int(cfg["TFIDF_MAX_NGRAMS"]),
+            author_weight=float(cfg["AUTHOR_WEIGHT"]),
+            author_min_df=int(cfg["AUTHOR_MIN_DF"]),
+            author_max_features=int(cfg["AUTHOR_MAX_FEATURES"]),
         )
 
     def analyzer(self):
@@ -84,6 +92,7 @@ class Doc:
     published: int  # epoch seconds
     updated: int
     categories: str
+    authors: list[str] | tuple[str, ...] = ()  # as written; the author block's input
 
 
 @dataclass
@@ -102,6 +111,7 @@ class Features:
     params: Params
     fitted_docs: int
     columns: sp.csr_matrix | None = None  # X transposed (term -> papers), when loaded from disk
+    authors: Authors = field(default_factory=Authors)  # columns after the words' columns
     index: dict[str, int] = field(default_factory=dict)
     _category_masks: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -110,13 +120,29 @@ class Features:
         self._lock = threading.Lock()
         self._analyzer = None
         self._term_index = None
+        self._terms: list[str] | None = None
 
     @property
     def n(self) -> int:
         return self.X.shape[0]
 
-    def vectorize(self, texts: list[str]) -> sp.csr_matrix:
-        """TF-IDF rows for new texts with this build's vocabulary and idf."""
+    @property
+    def terms(self) -> list[str]:
+        """A name per column: the words, then "author: Name" per author column."""
+        if self._terms is None:
+            self._terms = list(self.vocabulary) + term_names(self.authors)
+        return self._terms
+
+    def vectorize(self, texts: list[str], authors: list | None = None) -> sp.csr_matrix:
+        """Rows for new texts (and their author lists) with this build's vocabularies and idf;
+        authors absent from the build's author vocabulary count from the next refit."""
+        words = self._words(texts)
+        if not len(self.authors):
+            return words
+        block = self.authors.block(authors if authors is not None else [()] * len(texts))
+        return combine(words, block, self.authors.weight)
+
+    def _words(self, texts: list[str]) -> sp.csr_matrix:
         with self._lock:
             if self._analyzer is None:
                 self._analyzer = self.params.analyzer()
@@ -161,7 +187,14 @@ def build(doc_source, params: Params) -> Features:
     """
     started = time.monotonic()
     analyzer = params.analyzer()
-    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams)
+    names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
+    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams, names)
+    authors = Authors()
+    if names is not None:
+        authors, _ = names.vocabulary(
+            params.author_min_df, params.author_max_features, params.author_weight
+        )
+    del names
     lo, hi = params.df_bounds(n)
     if not any(lo <= c <= hi for c in doc_freq.values()):
         lo, hi = 1, n  # e.g. near-identical texts: every term too common; keep them all
@@ -172,7 +205,7 @@ def build(doc_source, params: Params) -> Features:
     chosen = heapq.nlargest(wanted, eligible, key=lambda tc: (tc[1], tc[0]))
     del doc_freq
     candidates = sorted(t for t, _ in chosen)
-    counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk)
+    counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk, authors)
     keep = np.flatnonzero((df >= lo) & (df <= hi))
     if len(keep) > params.max_features:
         totals = np.asarray(counts.sum(axis=0)).ravel()[keep]
@@ -181,8 +214,8 @@ def build(doc_source, params: Params) -> Features:
         counts, df = counts[:, keep], df[keep]
     vocabulary = [candidates[i] for i in keep]
     idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-    X = weigh(counts, idf, params.sublinear_tf)
-    del counts
+    X = combine(weigh(counts, idf, params.sublinear_tf), meta["authors"], authors.weight)
+    del counts, meta["authors"]
     features = Features(
         build_id=_new_build_id(),
         vocab_id=uuid.uuid4().hex[:12],
@@ -195,20 +228,26 @@ def build(doc_source, params: Params) -> Features:
         categories=meta["categories"],
         params=params,
         fitted_docs=n,
+        authors=authors,
     )
     log.info(
-        "features: built %d docs x %d terms (%d nnz) in %.1fs",
-        n, len(vocabulary), X.nnz, time.monotonic() - started,
+        "features: built %d docs x %d terms + %d authors (%d nnz) in %.1fs",
+        n, len(vocabulary), len(authors), X.nnz, time.monotonic() - started,
     )  # fmt: skip
     return features
 
 
-def _document_frequencies(docs: Iterable[Doc], analyzer, max_ngrams: int) -> tuple[int, Counter]:
-    """(number of docs, n-gram -> document frequency), pruned to stay under max_ngrams."""
+def _document_frequencies(
+    docs: Iterable[Doc], analyzer, max_ngrams: int, names: NameCounter | None
+) -> tuple[int, Counter]:
+    """(number of docs, n-gram -> document frequency), pruned to stay under max_ngrams; author
+    names are counted into `names` on the way."""
     counts: Counter = Counter()
     n = 0
     for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
         counts.update(set(analyzer(doc.text)))
+        if names is not None:
+            names.add(doc.authors)
         if len(counts) > max_ngrams:
             # Keep the most frequent half; the rare tail is what a vocabulary never needs.
             by_count = Counter(counts.values())
@@ -222,12 +261,14 @@ def _document_frequencies(docs: Iterable[Doc], analyzer, max_ngrams: int) -> tup
     return n, counts
 
 
-def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int):
+def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int, authors: Authors):
     vocabulary = {t: i for i, t in enumerate(terms)}
     df = np.zeros(len(terms), dtype=np.int64)
     parts: list[sp.csr_matrix] = []
+    author_parts: list[sp.csr_matrix] = []
     meta: dict[str, list] = {"ids": [], "published": [], "updated": [], "categories": []}
     batch: list[str] = []
+    batch_authors: list = []
 
     def flush() -> None:
         if not batch:
@@ -240,10 +281,16 @@ def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int):
             m = sp.csr_matrix((len(batch), 0), dtype=np.float32)
         df[:] += np.bincount(m.indices, minlength=len(terms))
         parts.append(m)
+        if len(authors):
+            author_parts.append(authors.block(batch_authors))
         batch.clear()
+        batch_authors.clear()
 
     for doc in docs:
         batch.append(doc.text)
+        if len(authors):
+            batch_authors.append(doc.authors)
+            authors.note_spellings(doc.authors)
         meta["ids"].append(doc.id)
         meta["published"].append(doc.published)
         meta["updated"].append(doc.updated)
@@ -252,6 +299,8 @@ def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int):
             flush()
     flush()
     counts = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)))
+    authors.settle_names()
+    meta["authors"] = sp.vstack(author_parts, format="csr") if author_parts else None
     return counts.astype(np.float32), df, meta
 
 
@@ -259,7 +308,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
     """A new build with `docs` vectorized by base's vocabulary (replacing rows of the same id)."""
     replaced = {d.id for d in docs}
     keep = np.array([pid not in replaced for pid in base.ids], dtype=bool)
-    new_rows = base.vectorize([d.text for d in docs]) if docs else None
+    new_rows = base.vectorize([d.text for d in docs], [d.authors for d in docs]) if docs else None
     parts = [base.X[keep]] + ([new_rows] if new_rows is not None else [])
     kept_ids = [pid for pid, k in zip(base.ids, keep, strict=True) if k]
     kept_cats = [c for c, k in zip(base.categories, keep, strict=True) if k]
@@ -277,6 +326,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
         categories=kept_cats + [d.categories for d in docs],
         params=base.params,
         fitted_docs=base.fitted_docs,
+        authors=base.authors,
     )
 
 

@@ -42,6 +42,7 @@ def _doc(row) -> Doc:
         published=epoch(published),
         updated=epoch(updated),
         categories=categories or "",
+        authors=authors or [],
     )
 
 
@@ -101,7 +102,8 @@ def _update_locked() -> str:
             return "no papers yet"
         built = features.build(iter_docs, Params.from_config(cfg))
         store.save(built, cfg["DATA_DIR"])
-        return f"refit: {built.n} papers, {len(built.vocabulary)} terms"
+        terms, names = len(built.vocabulary), len(built.authors)
+        return f"refit: {built.n} papers, {terms} terms, {names} authors"
     known = base.index
     changed = [
         pid

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from sanity.db import db
 from sanity.engine import ranking
+from sanity.engine.authors import scale_authors
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import store_for
 from sanity.models import Paper
@@ -92,7 +93,8 @@ def paper_vector(f: Features, paper: Paper) -> sp.csr_matrix:
     row = f.index.get(paper.id)
     if row is not None:
         return f.X[row]
-    return f.vectorize([paper_text(paper.title, paper.abstract, paper.authors or [])])
+    text = paper_text(paper.title, paper.abstract, paper.authors or [])
+    return f.vectorize([text], [paper.authors or []])
 
 
 def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) -> Result:
@@ -103,7 +105,9 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
         ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
     else:
-        ranked = ranking.cosine(f.X, paper_vector(f, paper), limit, allowed, f.columns)
+        scale = float(current_app.config["SIMILAR_AUTHOR_SCALE"])
+        query = scale_authors(paper_vector(f, paper), len(f.vocabulary), scale)
+        ranked = ranking.cosine(f.X, query, limit, allowed, f.columns)
     return Result(_papers(f, ranked))
 
 
@@ -176,7 +180,7 @@ def recommend(
             C=C,
             n_sampled=int(cfg["SVM_NEGATIVES"]),
             allowed=allowed_rows(f, filters, exclude),
-            vocabulary=f.vocabulary,
+            vocabulary=f.terms,
         )
         _cache.put(key, ranked)
     return Result(_papers(f, ranked), _words(ranked))
@@ -187,11 +191,10 @@ def _words(ranked: ranking.Ranking) -> list[dict]:
 
 
 def paper_words(paper: Paper, n: int = 20) -> list[dict]:
-    """A paper's strongest TF-IDF terms (why it is represented as it is)."""
+    """A paper's strongest TF-IDF terms and author names ("author: Name"), strongest first:
+    why it is represented as it is."""
     f = current()
     row = paper_vector(f, paper).tocsr()
-    order = np.argsort(-row.data)[:n]
-    return [
-        {"word": f.vocabulary[row.indices[i]], "weight": round(float(row.data[i]), 4)}
-        for i in order
-    ]
+    order = np.lexsort((row.indices, -row.data))[:n]
+    terms = f.terms
+    return [{"word": terms[row.indices[i]], "weight": round(float(row.data[i]), 4)} for i in order]

@@ -9,12 +9,13 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from sanity.engine.authors import Authors
 from sanity.engine.features import Features, Params
 
 CURRENT = "CURRENT"
@@ -50,6 +51,7 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
         del columns
         for name in ("idf", "published", "updated"):
             np.save(tmp / f"{name}.npy", getattr(features, name))
+        np.save(tmp / "author_idf.npy", features.authors.idf)
         meta = {
             "shape": list(X.shape),
             "build_id": features.build_id,
@@ -59,6 +61,7 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
             "vocabulary": features.vocabulary,
             "ids": features.ids,
             "categories": features.categories,
+            "authors": _authors_meta(features.authors),
         }
         _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
         for path in tmp.iterdir():  # flush the matrix and arrays too before publishing
@@ -81,6 +84,28 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
     if store is not None:
         store.invalidate()  # this process sees its own build at once
     return final
+
+
+def _authors_meta(authors: Authors) -> dict:
+    return {
+        "keys": authors.keys,
+        "names": authors.names,
+        "aliases": authors.aliases,
+        "weight": authors.weight,
+    }
+
+
+def _load_authors(path: Path, meta: dict) -> Authors:
+    found = meta.get("authors")
+    if not found:
+        return Authors()
+    return Authors(
+        keys=found["keys"],
+        names=found["names"],
+        idf=np.load(path / "author_idf.npy"),
+        aliases=found["aliases"],
+        weight=float(found["weight"]),
+    )
 
 
 def _prune(root: Path, keep: list[str], keep_builds: int) -> None:
@@ -108,6 +133,9 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
     path = features_dir(data_dir) / build_id
     meta = json.loads((path / "meta.json").read_text())
     known = set(Params.__dataclass_fields__)
+    params = Params(**{k: v for k, v in meta["params"].items() if k in known})
+    if "authors" not in meta:  # built before author features: say so, so that it is refit
+        params = replace(params, author_weight=0.0)
     return Features(
         build_id=meta["build_id"],
         vocab_id=meta["vocab_id"],
@@ -119,8 +147,9 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
         published=np.load(path / "published.npy"),
         updated=np.load(path / "updated.npy"),
         categories=meta["categories"],
-        params=Params(**{k: v for k, v in meta["params"].items() if k in known}),
+        params=params,
         fitted_docs=meta["fitted_docs"],
+        authors=_load_authors(path, meta),
     )
 
 

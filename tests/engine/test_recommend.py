@@ -118,6 +118,7 @@ def topical_fake(topic: str, n: int, start, prefix: str):
     for i, paper in enumerate(papers):
         paper.title = f"{words.split()[i % 5].title()} {topic} study {paper.id}"
         paper.abstract = f"We study {words} in setting {i}."
+        paper.authors = [f"{topic.title()} Author {i}"]  # shared authors would make them similar
     return papers
 
 
