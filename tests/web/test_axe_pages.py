@@ -7,7 +7,6 @@ tag, a saved search and an API token, so /profile shows its table), at 1280 and 
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -18,8 +17,8 @@ import requests
 from sanity.engine import jobs
 from tests import processes
 from tests.factories import topical_papers
+from tests.web.chromium import chromium
 
-CHROMIUM = "/usr/bin/chromium"
 AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
 WIDTHS = [(1280, 900), (375, 812)]
 PUBLIC = ["/", "/?q=diffusion", "/stats", "/about", "/login", "/register", "/reset", "/nope"]
@@ -31,21 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ Screenshots of every step are saved under the test's temporary directory.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 from pathlib import Path
@@ -18,29 +17,15 @@ import requests
 from sanity.engine import jobs
 from tests import processes
 from tests.factories import topical_papers
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.web.chromium import chromium
 
 pytestmark = pytest.mark.slow  # on SQLite (the app fixture's default)
 
 
 @pytest.fixture
 def browser():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
-        )  # fmt: skip
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
