@@ -114,6 +114,9 @@ class Config:
     # Account mail (verification, reset, address-change notices) to one recipient address.
     MAIL_LIMIT_PER_RECIPIENT: str = "3 per 10 minutes;10 per day"
     VERIFY_LIMIT_PER_ADDRESS: str = "10 per hour"  # verification mails per client address
+    # Anonymous rankings (/api/recommend, POST /api/similar) per client address: far above a
+    # person clicking through results, a bound for scripts (logged-in users are not counted).
+    RANKING_LIMIT_PER_ADDRESS: str = "120 per minute;3000 per hour"
     REGISTER_LIMIT_PER_ADDRESS: str = "10 per hour"  # every registration attempt counts
     REAUTH_LIMIT_PER_USER: str = "5 per minute;30 per hour"  # wrong current passwords
     # Per-account quotas (0: none); always on, whatever RATELIMIT_ENABLED says.

@@ -17,7 +17,7 @@ from sanity.query import QueryError, parse_query
 from sanity.timeutil import get_clock
 from sanity.web import args, schemas
 from sanity.web.declare import AUTH, Blueprint
-from sanity.web.security import csrf_exempt
+from sanity.web.security import client_address, csrf_exempt, limiter
 
 log = logging.getLogger(__name__)
 bp = Blueprint("api", __name__, url_prefix="/api", description="Papers, search, recommendations")
@@ -78,10 +78,22 @@ def search_papers(q: str, page: int, per_page: int, days=None, category=None):
     return jsonify(papers=papers, total=total, page=page)
 
 
+def anonymous_ranking_limit():
+    """Anonymous rankings are limited per client address (RANKING_LIMIT_PER_ADDRESS), one
+    count shared by both routes."""
+    return limiter.shared_limit(
+        lambda: current_app.config["RANKING_LIMIT_PER_ADDRESS"],
+        scope="anonymous-ranking",
+        key_func=client_address,
+        exempt_when=lambda: current_user.is_authenticated,
+    )
+
+
 @bp.route("/similar", methods=["POST"])
 @csrf_exempt  # reads only: anyone may ask, with or without an account
 @bp.body(args.SimilarText())
-@bp.answers(schemas.PaperList, 413, 503)
+@bp.answers(schemas.PaperList, 413, 429, 503)
+@anonymous_ranking_limit()
 def similar_text(text: str, limit: int):
     """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
     return jsonify(ranked_list(engine.similar_to_text(text, limit)))
@@ -89,8 +101,9 @@ def similar_text(text: str, limit: int):
 
 @bp.route("/recommend")
 @bp.query(args.RecommendArgs())
-@bp.answers(schemas.PaperList, 401, 404, 503)
+@bp.answers(schemas.PaperList, 401, 404, 429, 503)
 @bp.doc(security=[{}, *AUTH])  # tags= needs an account, ids= does not
+@anonymous_ranking_limit()
 def recommend(ids, exclude, tags, limit, include_tagged, C=None, days=None, category=None):
     """Recommendations from seed papers (ids, exclude) or from your tags (tags, needs auth);
     with neither, an empty list."""
