@@ -1,7 +1,7 @@
 """Per-account quotas: generous bounds on what one account can store (config keys MAX_*).
 
-Quotas are not rate limits: they hold whether or not RATELIMIT_ENABLED is on. A value of 0
-switches one off. Each check returns a message for the caller's own error type, so that every
+Like every limit, they are on while RATELIMIT_ENABLED is (the one switch for all limits); a
+value of 0 switches one off. Each check returns a message for the caller's own error type, so that every
 caller keeps answering as it does for its other bad input.
 """
 
@@ -24,8 +24,11 @@ WHAT = {
 
 
 def limit(key: str) -> int:
-    """The configured quota (0: none); the default outside an app."""
+    """The configured quota (0: none, also while RATELIMIT_ENABLED is off); the default
+    outside an app."""
     config = current_app.config if has_app_context() else {}
+    if not config.get("RATELIMIT_ENABLED", True):
+        return 0
     return int(config.get(key, DEFAULTS[key]) or 0)
 
 

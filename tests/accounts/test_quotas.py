@@ -16,6 +16,22 @@ from tests.factories import make_paper, register
 pytestmark = pytest.mark.both_databases  # sessions, limits and quotas live in the database
 
 
+@pytest.fixture(autouse=True)
+def limits_on(request):
+    """Quotas are limits: on while RATELIMIT_ENABLED is (the test config has it off)."""
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app").config["RATELIMIT_ENABLED"] = True
+
+
+def test_quotas_follow_the_one_switch_for_limits(app, client):
+    """With RATELIMIT_ENABLED off, no quota is counted."""
+    token = register(client, "una")
+    app.config.update(MAX_TAGS_PER_USER=1, RATELIMIT_ENABLED=False)
+    paper = make_paper().id
+    assert put(client, token, "a", paper).status_code == 200
+    assert put(client, token, "b", paper).status_code == 200
+
+
 def put(client, token: str, tag: str, pid: str):
     return client.put(f"/api/tags/{tag}/papers/{pid}", headers={"X-CSRFToken": token})
 
