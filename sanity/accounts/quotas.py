@@ -1,8 +1,8 @@
 """Per-account quotas: generous bounds on what one account can store (config keys MAX_*).
 
 Like every limit, they are on while RATELIMIT_ENABLED is (the one switch for all limits); a
-value of 0 switches one off. Each check returns a message for the caller's own error type, so that every
-caller keeps answering as it does for its other bad input.
+value of 0 switches one off. Each check returns a message for the caller's own error type, so
+that every caller keeps answering as it does for its other bad input.
 """
 
 from __future__ import annotations
