@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import requests
 
 SANITY = str(Path(sys.executable).parent / "sanity")
 
@@ -75,3 +80,25 @@ def stop(proc: subprocess.Popen, sig: int, timeout: float = 60) -> tuple[str, st
         proc.kill()
         proc.communicate()
         raise
+
+
+@contextmanager
+def serving(app, **settings) -> Iterator[str]:
+    """`sanity serve --no-scheduler` on the test app's database; yields its base URL once it
+    answers, stops it after."""
+    port = free_port()
+    env = sanity_env(app, SECRET_KEY="s" * 40, **settings)
+    proc = start(["serve", "--no-scheduler", "--port", str(port)], env)
+    base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        try:
+            return requests.get(base + "/api/health", timeout=1).ok
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=30)
+        yield base
+    finally:
+        stop(proc, signal.SIGTERM)

@@ -7,12 +7,10 @@ tag, a saved search and an API token, so /profile shows its table), at 1280 and 
 
 from __future__ import annotations
 
-import signal
 from pathlib import Path
 
 import axe_playwright_python
 import pytest
-import requests
 
 from sanity.engine import jobs
 from tests import processes
@@ -39,20 +37,8 @@ def server(app):
     """`sanity serve` on the test database, with papers on three topics and features built."""
     ids = topical_papers(4)
     jobs.full_build()
-    port = processes.free_port()
-    env = processes.sanity_env(app, SECRET_KEY="s" * 40)
-    proc = processes.start(["serve", "--no-scheduler", "--port", str(port)], env)
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return requests.get(base + "/api/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    processes.wait_for(up, timeout=30)
-    yield base, next(iter(ids.values()))[0]
-    processes.stop(proc, signal.SIGTERM)
+    with processes.serving(app) as base:
+        yield base, next(iter(ids.values()))[0]
 
 
 def axe(page) -> list[str]:

@@ -8,11 +8,9 @@ Screenshots of every step are saved under the test's temporary directory.
 from __future__ import annotations
 
 import re
-import signal
 from pathlib import Path
 
 import pytest
-import requests
 
 from sanity.engine import jobs
 from tests import processes
@@ -33,20 +31,8 @@ def server(app):
     """`sanity serve` on the test database, with papers on three topics and features built."""
     topical_papers(10)
     jobs.full_build()
-    port = processes.free_port()
-    env = processes.sanity_env(app, SECRET_KEY="s" * 40)
-    proc = processes.start(["serve", "--no-scheduler", "--port", str(port)], env)
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            return requests.get(base + "/api/health", timeout=1).ok
-        except requests.RequestException:
-            return False
-
-    processes.wait_for(up, timeout=30)
-    yield base
-    processes.stop(proc, signal.SIGTERM)
+    with processes.serving(app) as base:
+        yield base
 
 
 def journey(browser, base: str, shots: Path, width: int, height: int, user: str) -> None:
