@@ -86,7 +86,8 @@ class Config:
     FEATURES_IN_CHILD: bool = True
     COMPUTE_INTERVAL_HOURS: float = 24.0
     SIMILAR_METHOD: str = "cosine"
-    SIMILAR_AUTHOR_SCALE: float = 0.3  # shared authors' share in similarity, relative to models
+    SIMILAR_AUTHOR_WEIGHT: float = 0.2  # shared authors' cosine, added to the words' cosine
+    SIMILAR_CATEGORY_WEIGHT: float = 0.02  # added for the same primary category
     SVM_C: float = 0.1
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
     SEARCH_MAX_QUERY_LENGTH: int = 1000

@@ -16,7 +16,8 @@ relevant papers), i.e. precision@25 when there are many relevant papers, recall 
 Methods, in one run: classic (arxiv-sanity-lite: its TF-IDF, LinearSVC C=0.01 on all papers,
 exemplar SVM for similar), today (words only: SVM on positives + negatives + 3,000 sampled,
 cosine for similar), and words + an author block at several weights and C (the recommend path:
-`ranking.svm` and `ranking.cosine` as `sanity.engine.recommend` calls them). ms = median per
+`ranking.svm` and `ranking.similar` as `sanity.engine.recommend` calls them: words' cosine +
+`sa` x shared authors' cosine + `sc` for the same primary category). ms = median per
 request (training + scoring).
 
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
@@ -35,7 +36,7 @@ from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
 from sanity.engine import features, ranking, store
-from sanity.engine.authors import NameCounter, combine, scale_authors
+from sanity.engine.authors import NameCounter, combine
 from sanity.engine.features import Doc, Params
 
 K = 25
@@ -212,8 +213,13 @@ class Method:
         return out
 
 
-def svm_method(name: str, X, C: float, offset: int = 0, scale: float = 1.0) -> Method:
+def svm_method(name: str, X, C: float, similar_args: dict | None = None) -> Method:
+    """`similar_args`: split, author weight and category bonus of `ranking.similar` (the
+    similar-papers path of the engine); without them, plain cosine (today's)."""
     n = X.shape[0]
+    if similar_args is not None:
+        A = X[:, similar_args["split"] :]
+        norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
 
     def recommend(pos, neg):
         allowed = _without(n, pos + neg)
@@ -222,10 +228,26 @@ def svm_method(name: str, X, C: float, offset: int = 0, scale: float = 1.0) -> M
         return got.rows
 
     def similar(seed):
-        query = scale_authors(X[seed], offset, scale) if offset else X[seed]
-        return ranking.cosine(X, query, K, _without(n, [seed])).rows
+        allowed = _without(n, [seed])
+        if similar_args is None:
+            return ranking.cosine(X, X[seed], K, allowed).rows
+        a = similar_args
+        bonus = a["category"] * a["primary"](seed) if a["category"] else None
+        return ranking.similar(X, X[seed], K, split=a["split"], allowed=allowed,
+                               author_norms=norms, author_weight=a["author"],
+                               bonus=bonus).rows  # fmt: skip
 
     return Method(name, recommend, similar)
+
+
+def primary_masks(records: list[dict]):
+    """seed row -> 0/1 floats: rows with the seed's primary category."""
+    firsts = np.array([(r.get("categories") or [""])[0] for r in records])
+
+    def mask(seed: int) -> np.ndarray:
+        return (firsts == firsts[seed]).astype(np.float32)
+
+    return mask
 
 
 def classic_method(X) -> Method:
@@ -263,7 +285,8 @@ def main() -> None:
     parser.add_argument("--weights", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.75])
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("--cache", help="keep the words-only build here between runs")
-    parser.add_argument("--similar-scales", type=float, nargs="+", default=[1.0, 0.5])
+    parser.add_argument("--similar-authors", type=float, nargs="+", default=[0.2])
+    parser.add_argument("--similar-categories", type=float, nargs="+", default=[0.02])
     parser.add_argument("--skip-classic", action="store_true")
     parser.add_argument(
         "--author-words",
@@ -314,6 +337,7 @@ def main() -> None:
         kinds[t["kind"]] += 1
     print(f"tasks: {dict(kinds)}; numbers in %, higher is better except negB\n")
     header()
+    primary = primary_masks(records)
     if not args.skip_classic:
         print_row("classic (lite)", classic_method(classic_features(texts)).run(tasks, sims))
     print_row("today (words, C=0.1)", svm_method("today", words.X, 0.1).run(tasks, sims))
@@ -321,10 +345,13 @@ def main() -> None:
         for w in args.weights:
             X = combine(built.X, block, w)
             for C in args.C:
-                for sc in args.similar_scales:
-                    method = svm_method("new", X, C, len(built.vocabulary), sc)
-                    got = method.run(tasks, sims)
-                    print_row(f"authors w={w} C={C} s={sc:g}{suffix}", got)
+                for sa in args.similar_authors:
+                    for sc in args.similar_categories:
+                        similar_args = {"split": len(built.vocabulary), "author": sa,
+                                        "category": sc, "primary": primary}  # fmt: skip
+                        method = svm_method("new", X, C, similar_args)
+                        got = method.run(tasks, sims)
+                        print_row(f"w={w} C={C} sa={sa:g} sc={sc:g}{suffix}", got)
 
 
 if __name__ == "__main__":

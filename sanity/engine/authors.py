@@ -219,13 +219,3 @@ def combine(words: sp.csr_matrix, authors: sp.csr_matrix | None, weight: float) 
 def term_names(vocab: Authors) -> list[str]:
     """Column names for explanations: "author: Yann LeCun"."""
     return [PREFIX + name for name in vocab.names]
-
-
-def scale_authors(query: sp.csr_matrix, offset: int, scale: float) -> sp.csr_matrix:
-    """A query row with its author columns (from `offset` on) scaled, l2-normalised again:
-    similarity may weigh shared authors less than the models do."""
-    if scale == 1.0:
-        return query
-    q = sp.csr_matrix(query, dtype=np.float32, copy=True)
-    q.data[q.indices >= offset] *= np.float32(scale)
-    return normalize(q, copy=False)

@@ -121,6 +121,8 @@ class Features:
         self._analyzer = None
         self._term_index = None
         self._terms: list[str] | None = None
+        self._author_norms: np.ndarray | None = None
+        self._primary: tuple[dict[str, int], np.ndarray] | None = None
 
     @property
     def n(self) -> int:
@@ -151,6 +153,33 @@ class Features:
             analyzer=self._analyzer, vocabulary=self._term_index, dtype=np.float32
         )
         return weigh(vectorizer.transform(texts), self.idf, self.params.sublinear_tf)
+
+    @property
+    def author_norms(self) -> np.ndarray:
+        """Each row's author-part norm (0 for rows without author columns); cached."""
+        if self._author_norms is None:
+            split, A = len(self.vocabulary), None
+            if self.columns is not None:
+                A = self.columns[split:]
+                squares = A.data.astype(np.float64) ** 2
+                norms = np.bincount(A.indices, weights=squares, minlength=self.n)
+            else:
+                A = self.X[:, split:]
+                norms = np.asarray(A.multiply(A).sum(axis=1)).ravel()
+            self._author_norms = np.sqrt(norms[: self.n]).astype(np.float32)
+        return self._author_norms
+
+    def primary_mask(self, category: str) -> np.ndarray:
+        """Rows whose primary (first) category is `category`, as 0/1 floats."""
+        if self._primary is None:
+            codes: dict[str, int] = {}
+            firsts = (c.split(" ", 1)[0] for c in self.categories)
+            rows = np.fromiter(
+                (codes.setdefault(c, len(codes)) for c in firsts), dtype=np.int32, count=self.n
+            )
+            self._primary = (codes, rows)
+        codes, rows = self._primary
+        return (rows == codes.get(category, -1)).astype(np.float32)
 
     def category_mask(self, category: str) -> np.ndarray:
         """Rows listing `category` (cached per build)."""

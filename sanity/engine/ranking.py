@@ -59,6 +59,58 @@ def cosine(
     return top_k(columns[terms].T @ q[terms], k, allowed)
 
 
+def similar(
+    X: sp.csr_matrix,
+    query: sp.spmatrix,
+    k: int,
+    *,
+    split: int,
+    allowed: np.ndarray | None = None,
+    columns: sp.csr_matrix | None = None,
+    author_norms: np.ndarray | None = None,
+    author_weight: float = 0.0,
+    bonus: np.ndarray | None = None,
+) -> Ranking:
+    """Nearest neighbours of one row: the cosine of the words (columns before `split`), plus
+    `author_weight` x the cosine of the author columns, plus `bonus[row]` for rows that share
+    something with the query.
+
+    Each part is compared as a unit vector of its own, so a paper's author block neither dilutes
+    its words nor counts for more than `author_weight`. `author_norms` holds each row's
+    author-part norm (rows are unit vectors, so the words' norm is the rest).
+    """
+    q = np.asarray(query[:1].toarray()).ravel().astype(np.float32)
+    words = _unit_dot(X, columns, q, 0, split)
+    if words is None:
+        return top_k(np.zeros(X.shape[0]), 0)
+    if author_norms is None:
+        return top_k(words, k, allowed)
+    author_norms = np.asarray(author_norms, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        word_norms = np.sqrt(np.clip(1.0 - author_norms**2, 0.0, 1.0))
+        score = np.where(word_norms > 0, words / word_norms, 0.0)
+        shared = _unit_dot(X, columns, q, split, len(q)) if author_weight > 0 else None
+        if shared is not None:
+            score += author_weight * np.where(author_norms > 0, shared / author_norms, 0.0)
+    if bonus is not None:
+        score += np.where(score > 0, bonus, 0.0)
+    return top_k(score, k, allowed)
+
+
+def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
+    """Every row's dot product with q[lo:hi] made a unit vector (None when that part is 0)."""
+    part = q[lo:hi]
+    norm = float(np.linalg.norm(part))
+    if norm == 0:
+        return None
+    terms = np.flatnonzero(part)
+    values = part[terms] / norm
+    terms += lo
+    if columns is not None:
+        return np.asarray(columns[terms].T @ values).ravel()
+    return np.asarray(X[:, terms] @ values).ravel()
+
+
 def _fit_svm(X_train, y, C: float) -> LinearSVC:
     model = LinearSVC(C=C, class_weight="balanced", tol=1e-4, max_iter=2000, dual="auto")
     with warnings.catch_warnings():

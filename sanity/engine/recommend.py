@@ -19,7 +19,6 @@ from sqlalchemy import select
 
 from sanity.db import db
 from sanity.engine import ranking
-from sanity.engine.authors import scale_authors
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import store_for
 from sanity.models import Paper
@@ -105,17 +104,33 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
         ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
     else:
-        scale = float(current_app.config["SIMILAR_AUTHOR_SCALE"])
-        query = scale_authors(paper_vector(f, paper), len(f.vocabulary), scale)
-        ranked = ranking.cosine(f.X, query, limit, allowed, f.columns)
+        cfg = current_app.config
+        primary = paper.category_list[:1]
+        weight = float(cfg["SIMILAR_CATEGORY_WEIGHT"])
+        bonus = weight * f.primary_mask(primary[0]) if primary and weight > 0 else None
+        ranked = _similar(f, paper_vector(f, paper), limit, allowed, bonus)
     return Result(_papers(f, ranked))
 
 
 def similar_to_text(text: str, limit: int) -> Result:
     """Papers most similar to a pasted abstract."""
     f = current()
-    ranked = ranking.cosine(f.X, f.vectorize([text]), limit, columns=f.columns)
-    return Result(_papers(f, ranked))
+    return Result(_papers(f, _similar(f, f.vectorize([text]), limit)))
+
+
+def _similar(f: Features, query, limit: int, allowed=None, bonus=None) -> ranking.Ranking:
+    """Words' cosine + SIMILAR_AUTHOR_WEIGHT x shared authors' cosine (+ a category bonus)."""
+    return ranking.similar(
+        f.X,
+        query,
+        limit,
+        split=len(f.vocabulary),
+        allowed=allowed,
+        columns=f.columns,
+        author_norms=f.author_norms if len(f.authors) else None,
+        author_weight=float(current_app.config["SIMILAR_AUTHOR_WEIGHT"]),
+        bonus=bonus,
+    )
 
 
 class _Cache:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sanity.engine import features, ranking
+from sanity.engine import features, ranking, store
 from sanity.engine.features import Doc, Params
 
 CORPUS = [
@@ -106,3 +106,76 @@ def test_cosine_through_the_transpose_matches_the_full_product():
         fast = ranking.cosine(X, X[seeds], 20, columns=columns)
         assert np.allclose(fast.scores, full.scores, atol=1e-6)
         assert set(fast.rows[:10]) == set(full.rows[:10])
+
+
+def _rows(*parts: list[float]) -> sp.csr_matrix:
+    """Unit rows from [words..., authors...] values."""
+    X = np.array(parts, dtype=np.float32)
+    return sp.csr_matrix(X / np.linalg.norm(X, axis=1, keepdims=True))
+
+
+def test_similar_does_not_penalise_papers_for_having_authors():
+    """Same words as the query: a paper with an author column ties with one without; plain
+    cosine over the combined row would rank the author-less one first."""
+    # columns: w0, w1 | a0, a1
+    X = _rows([1, 1, 0, 0], [1, 1, 0, 0], [1, 1, 0, 0.9], [0, 1, 0, 0])
+    norms = np.array([0, 0, 0.9 / np.linalg.norm([1, 1, 0.9]), 0], dtype=np.float32)
+    got = ranking.similar(X, X[0], 3, split=2, allowed=np.array([0, 1, 1, 1], bool),
+                          author_norms=norms)  # fmt: skip
+    assert set(got.rows[:2]) == {1, 2}
+    assert np.isclose(got.scores[0], got.scores[1], atol=1e-6)
+    assert np.isclose(got.scores[0], 1.0, atol=1e-6)
+    plain = ranking.cosine(X, X[0], 3, np.array([0, 1, 1, 1], bool))
+    assert plain.scores[1] < plain.scores[0]  # what the unit parts fix
+
+
+def test_similar_adds_shared_authors_by_weight_and_the_bonus_only_to_neighbours():
+    # query shares words with 1 and 2 equally; 2 also shares the author a0
+    X = _rows([1, 0, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0], [0, 1, 0, 0])
+    A = X[:, 2:]
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
+    allowed = np.array([0, 1, 1, 1], bool)
+    none = ranking.similar(X, X[0], 3, split=2, allowed=allowed, author_norms=norms)
+    assert np.isclose(none.scores[0], none.scores[1])  # words alike: a tie
+    got = ranking.similar(X, X[0], 3, split=2, allowed=allowed, author_norms=norms,
+                          author_weight=0.25)  # fmt: skip
+    assert got.rows[0] == 2 and np.isclose(got.scores[0], 1.25, atol=1e-6)
+    bonus = np.array([0.5, 0.5, 0, 0.5], dtype=np.float32)
+    got = ranking.similar(X, X[0], 3, split=2, allowed=allowed, author_norms=norms,
+                          author_weight=0.25, bonus=bonus)  # fmt: skip
+    assert got.rows[0] == 1  # 1.0 + 0.5 beats 1.25
+    assert 3 not in got.rows[:2]  # no shared word: the bonus alone does not lift it
+    assert got.scores[list(got.rows).index(3)] == 0
+
+
+def test_similar_through_the_transpose_matches_the_full_product():
+    rng = np.random.default_rng(4)
+    X = sp.random(300, 200, density=0.05, format="csr", dtype=np.float32, random_state=rng)
+    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel()) + 1e-12
+    X = sp.csr_matrix(sp.diags(1 / norms) @ X, dtype=np.float32)
+    A = X[:, 150:]
+    author_norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel())
+    args = {"split": 150, "author_norms": author_norms, "author_weight": 0.3}
+    full = ranking.similar(X, X[7], 20, **args)
+    fast = ranking.similar(X, X[7], 20, columns=X.T.tocsr(), **args)
+    assert np.allclose(fast.scores, full.scores, atol=1e-5)
+    assert list(fast.rows[:10]) == list(full.rows[:10])
+
+
+def test_features_know_author_norms_and_primary_categories(tmp_path):
+    """The same author norms from the memory-mapped transpose as from X; primary masks."""
+    people = [["Ada Lovelace", "Alan Turing"], ["Ada Lovelace"], [], ["Grace Hopper"]] * 3
+    cats = ["cs.LG stat.ML", "stat.ML cs.LG", "cs.LG", "math.OC"] * 3
+    docs = [Doc(f"q{i}", CORPUS[i % 6], 1000 + i, 1000 + i, cats[i], people[i])
+            for i in range(12)]  # fmt: skip
+    built = features.build(lambda: iter(docs), Params(min_df=1, max_df=1.0, author_weight=0.6))
+    store.save(built, tmp_path)
+    loaded = store.load(tmp_path)
+    assert loaded.columns is not None
+    assert np.allclose(loaded.author_norms, built.author_norms, atol=1e-6)
+    assert (built.author_norms[[2, 6, 10]] == 0).all()  # no authors
+    assert (built.author_norms[[0, 1, 3]] > 0).all()
+    row = built.X[0].toarray().ravel()
+    assert np.isclose(np.linalg.norm(row[len(built.vocabulary) :]), built.author_norms[0])
+    assert list(np.flatnonzero(loaded.primary_mask("cs.LG"))) == [0, 2, 4, 6, 8, 10]
+    assert not loaded.primary_mask("hep-th").any()
