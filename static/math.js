@@ -131,8 +131,23 @@
     return found;
   }
 
+  /** Displayed formulas wider than their box scroll sideways: those take keyboard focus. */
+  function markScrollable() {
+    document.querySelectorAll(".math-display").forEach((box) => {
+      if (box.scrollWidth > box.clientWidth + 1) box.tabIndex = 0;
+      else box.removeAttribute("tabindex");
+    });
+  }
+
   function typesetAll(elements) {
     for (const element of elements) textNodes(element).forEach(typesetNode);
+    markScrollable();
+    let resizeTimer = null;
+    window.addEventListener("resize", () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(markScrollable, 150);
+    });
+    document.fonts.ready.then(markScrollable);
     document.documentElement.classList.add("math-done");
     document.dispatchEvent(new Event("sanity:math"));
   }
@@ -150,7 +165,10 @@
   const elements = Array.from(document.querySelectorAll("[data-math]")).filter((el) =>
     MAYBE_MATH.test(el.textContent),
   );
-  if (!elements.length || !base) return;
+  if (!elements.length || !base) {
+    document.documentElement.classList.add("math-done"); // nothing to typeset
+    return;
+  }
   Promise.all([
     load("link", { rel: "stylesheet", href: base + "katex.min.css" }),
     load("script", { src: base + "katex.min.js" }),

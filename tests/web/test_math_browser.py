@@ -102,6 +102,12 @@ def test_the_list_typesets_math(browser, server, width):
     # KaTeX really laid it out: fractions are stacked, fonts are the vendored ones.
     assert page.locator(".abstract .katex .mfrac").count() > 0
     assert page.evaluate("document.fonts.check('16px KaTeX_Main')")
+    # Display math wider than the card scrolls inside its box, reachable by keyboard.
+    unreachable = page.evaluate(
+        "Array.from(document.querySelectorAll('.math-display'))"
+        ".filter((b) => b.scrollWidth > b.clientWidth + 1 && b.tabIndex !== 0).length"
+    )
+    assert unreachable == 0
     check_clean(page, problems, width)
     page.context.close()
 
