@@ -225,6 +225,7 @@
     });
   }
   addToggles();
+  document.addEventListener("sanity:math", addToggles); // typeset math changes the heights
   let resizeTimer = null;
   window.addEventListener("resize", () => {
     clearTimeout(resizeTimer);

@@ -59,6 +59,13 @@ def fake_papers(n: int, start: datetime = BASE_TIME, step_minutes: int = 7, pref
     return out
 
 
+MATH_TITLE = "Bounds for $\\ell_p$ norms of $\\mathcal{O}(n^{-1/2})$ sketches"
+MATH_ABSTRACT = (
+    "We show that for $p \\ge 1$ and $x\\in\\mathbb{R}^n$, $$\\|Sx\\|_p \\le \\left(1+"
+    "\\frac{C\\log(1/\\delta)}{\\sqrt{m}}\\right)\\|x\\|_p + \\sum_{i=1}^{n}\\frac{|x_i|}"
+    "{i^{2}}\\,\\mathrm{d}\\mu(i)$$ with probability $1-\\delta$; it costs \\$5."
+)
+
 TOPICS = {
     "graphs": "graph neural networks message passing node embeddings molecules",
     "diffusion": "diffusion models denoising score matching image generation sampling",

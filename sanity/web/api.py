@@ -9,6 +9,7 @@ from flask_login import current_user
 from sqlalchemy import text as sql
 
 from sanity import engine
+from sanity.accounts.popular import popular_page
 from sanity.accounts.tags import TrainingSets, UnknownTag, training_sets, user_tags
 from sanity.db import db
 from sanity.engine.search import Slice, search
@@ -27,8 +28,13 @@ bp = Blueprint("api", __name__, url_prefix="/api", description="Papers, search, 
 @bp.query(args.PapersArgs())
 @bp.answers(schemas.PaperList)
 def papers(sort: str, page: int, per_page: int, days=None, category=None):
-    """Newest papers first (or random), with category and time filters."""
+    """Newest papers first (or random, or the most often tagged by this instance's users,
+    each with `count`), with category and time filters (by first publication)."""
     filters = Filters(days=days, now=get_clock().now(), category=category)
+    if sort == "popular":
+        rows, total = popular_page(filters, page, per_page)
+        papers = [paper_dict(p) | {"count": n} for p, n in rows]
+        return jsonify(papers=papers, total=total, page=page)
     query = papers_select(sort, filters)
     result = db.paginate(query, page=page, per_page=per_page, error_out=False)
     return jsonify(papers=[paper_dict(p) for p in result.items], total=result.total, page=page)

@@ -63,11 +63,17 @@ class BodySchema(Schema):
 
 # ---- the JSON API ----
 
+SORTS = ["time", "random", "popular"]
+
 
 class PapersArgs(ApiQuerySchema):
     sort = Text(
         load_default="time",
-        validate=validate.OneOf(["time", "random"], error="must be 'time' or 'random'"),
+        validate=validate.OneOf(SORTS, error="must be 'time', 'random' or 'popular'"),
+        metadata={
+            "description": "time: newest first; random; popular: most often tagged by this "
+            "instance's users (each paper with its `count`), then newest"
+        },
     )
     category = Category()
     days = Days()
@@ -168,7 +174,7 @@ class NewSearch(BodySchema):
 
 # ---- pages and feeds ----
 
-RANKS = ("time", "search", "similar", "tags", "random")
+RANKS = ("time", "search", "similar", "tags", "random", "popular")
 
 
 class ListArgsSchema(QuerySchema):

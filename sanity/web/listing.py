@@ -14,6 +14,7 @@ from flask import abort, current_app, url_for
 from sqlalchemy import func, select
 
 from sanity import engine
+from sanity.accounts.popular import popular_page
 from sanity.accounts.tags import TagDict, UnknownTag, tagged_ids, training_sets, user_tags
 from sanity.db import db
 from sanity.engine.search import Slice, search
@@ -198,6 +199,13 @@ def list_time(out: Listing, filters: Filters) -> Page | None:
     return Page([(p, None) for p in found.items], args.page, per_page(), found.total or 0)
 
 
+def list_popular(out: Listing, filters: Filters) -> Page | None:
+    """The papers most often tagged by this instance's users; the count is the score."""
+    args = out.args
+    rows, total = popular_page(filters, args.page, per_page())
+    return Page(rows, args.page, per_page(), total)
+
+
 def list_search(out: Listing, filters: Filters) -> Page | None:
     """Relevance-ranked keyword search (an arXiv id puts that paper first)."""
     args, cfg = out.args, current_app.config
@@ -252,6 +260,7 @@ MODES = {
     "search": list_search,
     "similar": list_similar,
     "tags": list_tags,
+    "popular": list_popular,
 }
 
 
@@ -265,7 +274,7 @@ def run(args: ListArgs, viewer: Viewer, now: datetime) -> Listing:
         filters = Filters(days=days, now=now, category=args.category or None, exclude=hidden)
         found = mode(out, filters)
         if found is not None and found.total == 0 and days is not None:
-            what = "results" if args.rank in ("search", "similar", "tags") else "papers"
+            what = "results" if args.rank in ("search", "similar", "tags", "popular") else "papers"
             instead = "results from any time" if what == "results" else "the newest papers"
             out.notice = f"No {what} {args.window_phrase}. Showing {instead} instead."
             found = mode(out, filters.but(days=None))

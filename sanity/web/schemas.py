@@ -41,6 +41,9 @@ class Paper(Schema):
     doi = fields.String(**NULLABLE_TEXT)
     license = fields.String(**NULLABLE_TEXT)
     score = fields.Float(metadata={"description": "where ranked: higher is better"})
+    count = fields.Integer(
+        metadata={"description": "sort=popular: how many of this instance's users tagged it"}
+    )
 
 
 class Word(Schema):

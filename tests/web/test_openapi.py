@@ -102,7 +102,7 @@ def param(spec: dict, path: str, name: str, method: str = "get") -> dict:
     [
         ("/api/papers", "page", {"minimum": 1, "maximum": 100000}),
         ("/api/papers", "per_page", {"minimum": 1, "maximum": 100}),
-        ("/api/papers", "sort", {"enum": ["time", "random"]}),
+        ("/api/papers", "sort", {"enum": ["time", "random", "popular"]}),
         ("/api/papers", "days", {"exclusiveMinimum": 0, "maximum": 100000}),
         ("/api/search", "q", {"minLength": 1, "maxLength": 1000}),
         ("/api/search", "per_page", {"minimum": 1, "maximum": 100}),

@@ -383,7 +383,7 @@ def test_paper_page_shows_words_and_similar_papers(client):
     jobs.full_build()
     seed = topics["robots"][0]
     page = text(client.get(f"/paper/{seed}"))
-    assert cards(page) == [seed] and '<h1 class="title">' in page
+    assert cards(page) == [seed] and '<h1 class="title" data-math>' in page
     assert "Its words" in page and 'class="wbar"' in page
     assert re.search(r'<span class="wv">0\.\d{3}</span>', page)
     similar = re.findall(r'class="ctitle" href="/paper/([^"]+)"', page)
