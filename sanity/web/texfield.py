@@ -23,7 +23,9 @@ What a value keeps and what it changes:
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 
 from pylatexenc.latexencode import UnicodeToLatexEncoder
 
@@ -47,6 +49,9 @@ _ASSIGNMENT = re.compile(r"def$")  # \chardef, \countdef, \toksdef, ... all assi
 _TOKEN = re.compile(r"\\[A-Za-z]+|\\.|\\$|\$|[{}]|[^\\${}]+", re.S)
 _TEXT_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "^": r"\textasciicircum{}"}
 _MATH_SPECIAL = {"&": r"\&", "%": r"\%", "#": r"\#"}
+_TEXT_TABLE = str.maketrans(_TEXT_SPECIAL)
+_MATH_TABLE = str.maketrans(_MATH_SPECIAL)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ENSUREMATH = re.compile(r"\{\\ensuremath\{(\\[A-Za-z]+)\}\}")
 _ENCODER = UnicodeToLatexEncoder(
     non_ascii_only=True,
@@ -62,21 +67,31 @@ _ACCENT = (
     r"|\\(?:ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?![A-Za-z])"
 )
 _WORD = re.compile(rf"(?:[^\W_]|\{{(?:{_ACCENT})\}}|{_ACCENT})+")
-_MATH_SPAN = re.compile(r"(?<!\\)\$\$?(?:\\.|[^$\\])*\$?\$")
-_COMMAND = re.compile(r"\\(?:[A-Za-z]+|.)", re.S)
+_NOT_LETTERS = re.compile(r"\\(?:[A-Za-z](?![A-Za-z])\s*|[^A-Za-z])|[{}\s]")
+_SCAN = re.compile(
+    r"(?P<math>(?<!\\)\$\$?(?:\\.|[^$\\])*\$?\$)"
+    rf"|(?P<word>{_WORD.pattern})"
+    r"|\\(?:[A-Za-z]+|.?)|(?P<open>\{)|[^\w\\${]+|.",
+    re.S,
+)
 
 
 def _dangerous(name: str) -> bool:
     return name in DANGEROUS or bool(_ASSIGNMENT.search(name))
 
 
+@functools.lru_cache(maxsize=4096)
+def _latex_char(char: str, math: bool) -> str:
+    latex = _ENCODER.unicode_to_latex(char)
+    return _ENSUREMATH.sub(r"{\1}", latex) if math else latex
+
+
 def _encode(text: str, math: bool) -> str:
-    specials = _MATH_SPECIAL if math else _TEXT_SPECIAL
-    text = "".join(specials.get(c, c) for c in text if c >= " " and c != "\x7f")
+    text = _CONTROL.sub("", text).translate(_MATH_TABLE if math else _TEXT_TABLE)
     if text.isascii():
         return text
-    text = _ENCODER.unicode_to_latex(text)
-    return _ENSUREMATH.sub(r"{\1}", text) if math else text
+    text = unicodedata.normalize("NFC", text)
+    return "".join(c if c.isascii() else _latex_char(c, math) for c in text)
 
 
 def _command(token: str, math: bool) -> str:
@@ -163,21 +178,13 @@ def _words(text: str) -> list[re.Match]:
     """Words at the top level of the text: not in math, not in a group, not a command name."""
     words, pos, n = [], 0, len(text)
     while pos < n:
-        c = text[pos]
-        if c == "$":
-            m = _MATH_SPAN.match(text, pos)
-            pos = m.end() if m else pos + 1
-            continue
-        word = _WORD.match(text, pos)
-        if word:
-            words.append(word)
-            pos = word.end()
-        elif c == "\\":
-            pos = _COMMAND.match(text, pos).end() if pos + 1 < n else n
-        elif c == "{":
+        m = _SCAN.match(text, pos)
+        if m.lastgroup == "open":
             pos = _group_end(text, pos)
-        else:
-            pos += 1
+            continue
+        if m.lastgroup == "word":
+            words.append(m)
+        pos = m.end()
     return words
 
 
@@ -197,8 +204,7 @@ def _group_end(text: str, pos: int) -> int:
 
 def _plain(word: str) -> str:
     """A word's letters with accent commands dropped (\\'Etude -> Etude), to judge its case."""
-    word = re.sub(r"\\(?:[A-Za-z](?![A-Za-z])\s*|[^A-Za-z])|[{}\s]", "", word)
-    return word
+    return _NOT_LETTERS.sub("", word)
 
 
 def _sentence_case(words: list[str]) -> bool:
