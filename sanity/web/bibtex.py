@@ -191,12 +191,7 @@ def _entry(paper: Citable, key: str) -> Entry:
     return Entry(kind, key, [Field(name, "{" + value + "}") for name, value in fields if value])
 
 
-def entry(paper: Citable, key: str) -> str:
-    """One entry as BibTeX text."""
-    return entries_with_keys([paper], [key])
-
-
-def entries_with_keys(papers: list[Citable], keys: list[str]) -> str:
+def _write(papers: list[Citable], keys: list[str]) -> str:
     library = bibtexparser.Library([_entry(p, k) for p, k in zip(papers, keys, strict=True)])
     return bibtexparser.write_string(library, unparse_stack=[], bibtex_format=_FORMAT)
 
@@ -204,4 +199,4 @@ def entries_with_keys(papers: list[Citable], keys: list[str]) -> str:
 def entries(papers: Iterable[Citable]) -> str:
     """A .bib document for the papers, in order, with keys unique within it."""
     papers = list(papers)
-    return entries_with_keys(papers, citation_keys(papers))
+    return _write(papers, citation_keys(papers))

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import random
 import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from pybtex.database import parse_string as pybtex_parse
 
 from sanity.accounts import users as accounts
 from sanity.web import bibtex
@@ -308,3 +310,22 @@ def test_tag_bibtex_works_with_the_browser_session(client, login):
     response = client.get("/api/tags/reading list/bibtex")
     assert response.status_code == 200 and f"eprint = {{{pid}}}" in response.get_data(True)
     assert "filename=reading-list.bib" in response.headers["Content-Disposition"]
+
+
+def test_random_specials_always_give_a_balanced_parseable_entry():
+    """Any mix of TeX specials and commands: braces balance as BibTeX counts them (escaped or
+    not), no ^^ survives, no dangerous command survives, and pybtex parses the entry."""
+    rng = random.Random(14)
+    alphabet = list("{}$\\^_~%#&a A\u00e9\u03b1") + ["\\input", "\\def", "\\{", "\\}", "$$", "^^"]
+    for _ in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        for value in (latex_field(text), title_field(text)):
+            depth = 0
+            for c in value:
+                depth += {"{": 1, "}": -1}.get(c, 0)
+                assert depth >= 0, (text, value)
+            assert depth == 0 and "^^" not in value, (text, value)
+            # a command is a backslash after an even run of them (`\\input` is a break + "input")
+            assert not re.search(r"(?<!\\)(\\\\)*\\(input|def)(?![A-Za-z])", value), value
+        body = bibtex.entries([paper(title=text, authors=[text])])
+        assert len(pybtex_parse(body, "bibtex").entries) == 1, body
