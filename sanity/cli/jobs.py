@@ -15,6 +15,7 @@ import zlib
 import click
 
 from sanity.cli.common import InputError, needs_database, setup_logging, warn
+from sanity.cli.progress import Progress
 from sanity.engine import jobs
 from sanity.ingest.crawler import crawl
 from sanity.ingest.harvest import harvest
@@ -54,24 +55,9 @@ def harvest_command(from_date: str | None, set_spec: str | None) -> None:
     if from_date and not _DATE.match(from_date):
         raise InputError(f"--from must be a date like 2024-01-31, not {from_date!r}")
     setup_logging()
-    _finish(harvest(get_clock(), from_date, set_spec))
-
-
-class Progress:
-    """Prints a progress line every `every` seconds."""
-
-    def __init__(self, every: float = 2.0) -> None:
-        self.every = every
-        self.started = self.last = time.monotonic()
-
-    def due(self) -> bool:
-        if time.monotonic() - self.last < self.every:
-            return False
-        self.last = time.monotonic()
-        return True
-
-    def rate(self, count: int) -> float:
-        return count / max(time.monotonic() - self.started, 1e-9)
+    with Progress("harvest", unit="rec") as bar:
+        run = harvest(get_clock(), from_date, set_spec, progress=bar.update)
+    _finish(run)
 
 
 @click.command("import")
@@ -91,16 +77,24 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     lease = Lease.for_job(INGEST_LOCK, get_clock())
-    progress = Progress()
+    raw = getattr(stream, "fileobj", stream)  # the file under a gzip stream: bytes read so far
+    size = _size(raw) if path != "-" else None
+    progress = Progress("import", unit="B")
 
     def report(stats) -> None:
         lease.keep()  # between batches (nothing uncommitted): a long import keeps its lock
-        if progress.due():
-            warn(f"  {stats.lines:,} lines: {stats.new:,} new, {stats.updated:,} updated, "
-                 f"{stats.bad:,} bad, {stats.rate:,.0f} lines/s")  # fmt: skip
+        progress.update(
+            _position(raw, stats.lines),
+            size,
+            line=lambda: (
+                f"  {stats.lines:,} lines: {stats.new:,} new, {stats.updated:,} "
+                f"updated, {stats.bad:,} bad, {stats.rate:,.0f} lines/s"
+            ),
+            postfix=f"{stats.lines:,} lines, {stats.new:,} new, {stats.updated:,} updated",
+        )
 
     try:
-        with stream, lease:  # the stream first, so that a busy lock still closes it
+        with stream, lease, progress:  # the stream first, so that a busy lock still closes it
             stats = import_snapshot(
                 stream, list(categories), batch_size, report, lambda m: warn(f"skipped {m}")
             )
@@ -112,6 +106,21 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
         f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
         f"{stats.filtered:,} filtered out, {stats.bad:,} malformed"
     )
+
+
+def _size(raw) -> int | None:
+    try:
+        return os.fstat(raw.fileno()).st_size or None
+    except (OSError, AttributeError, ValueError):
+        return None
+
+
+def _position(raw, lines: int) -> int:
+    """Bytes of the file read so far (lines when the stream cannot tell, e.g. a pipe)."""
+    try:
+        return raw.tell()
+    except (OSError, AttributeError, ValueError):
+        return lines
 
 
 @click.command("compute")
@@ -130,7 +139,7 @@ def compute_command(update: bool) -> None:
         if update:
             click.echo(jobs.update())
             return
-        built = jobs.full_build()
+        built = _full_build()
     except OSError as exc:  # disk full, permissions: the previous build stays in place
         raise click.ClickException(f"could not write features: {exc}") from None
     if built is None:
@@ -140,6 +149,24 @@ def compute_command(update: bool) -> None:
             f"built features for {built.n:,} papers ({len(built.vocabulary):,} terms) "
             f"in {time.monotonic() - started:.1f}s"
         )
+
+
+def _full_build():
+    """jobs.full_build with a bar per pass over the papers (vocabulary, then counts)."""
+    bars: dict[str, Progress] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = Progress(f"compute: {stage}", unit="paper")
+        bars[stage].update(done, total)
+
+    try:
+        return jobs.full_build(progress=report)
+    finally:
+        for bar in bars.values():
+            bar.close()
 
 
 @click.command("digest")

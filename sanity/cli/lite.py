@@ -6,7 +6,7 @@ import click
 
 from sanity.accounts.lite import import_users
 from sanity.cli.common import InputError, needs_database, warn
-from sanity.cli.jobs import Progress
+from sanity.cli.progress import Progress
 from sanity.engine import jobs
 from sanity.ingest.lite import LiteError, check_papers_file, import_papers, read_users
 from sanity.leases import INGEST_LOCK, Lease
@@ -45,16 +45,21 @@ def import_lite_command(dict_db: str, papers_db: str | None, trust_emails: bool)
 
 def _import_papers(path: str) -> dict[str, str]:
     lease = Lease.for_job(INGEST_LOCK, get_clock())
-    progress = Progress()
+    progress = Progress("import-lite", unit="paper")
 
     def report(stats) -> None:
         lease.keep()  # between batches
-        if progress.due():
-            warn(f"  {stats.read:,} papers: {stats.new:,} new, {stats.updated:,} updated, "
-                 f"{progress.rate(stats.read):,.0f} papers/s")  # fmt: skip
+        progress.update(
+            stats.read,
+            line=lambda: (
+                f"  {stats.read:,} papers: {stats.new:,} new, {stats.updated:,} "
+                f"updated, {progress.rate(stats.read):,.0f} papers/s"
+            ),
+            postfix=f"{stats.new:,} new, {stats.updated:,} updated",
+        )
 
     try:
-        with lease:
+        with lease, progress:
             stats = import_papers(path, progress=report, report=lambda m: warn(f"skipped {m}"))
     except LiteError as exc:
         raise InputError(str(exc)) from None

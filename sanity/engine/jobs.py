@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Flask, current_app
 from sqlalchemy import func, select
@@ -63,18 +63,38 @@ def _held(wait: float = 0.0):
     return Lease.for_job(FEATURES_LOCK, get_clock()).acquire(wait=wait).kept_alive()
 
 
-def full_build() -> Features | None:
-    """Refit the vocabulary and rebuild every row and the search index (`sanity compute`)."""
+def full_build(progress: Callable[[str, int, int], None] | None = None) -> Features | None:
+    """Refit the vocabulary and rebuild every row and the search index (`sanity compute`).
+
+    `progress(stage, done, total)` hears how far each pass over the papers is."""
     cfg = current_app.config
     with _held():
         search.rebuild_index()
-        if not db.session.scalar(select(func.count()).select_from(Paper)):
+        total = db.session.scalar(select(func.count()).select_from(Paper))
+        if not total:
             log.info("features: no papers yet, nothing to build")
             return None
-        built = features.build(iter_docs, Params.from_config(cfg))
+        source = _watched(progress, total) if progress else iter_docs
+        built = features.build(source, Params.from_config(cfg))
         store.save(built, cfg["DATA_DIR"])
         _update_locked()  # papers that arrived while the build ran
         return built
+
+
+def _watched(progress: Callable[[str, int, int], None], total: int):
+    """iter_docs for features.build, telling `progress` about each of its two passes."""
+    stages = iter(["vocabulary", "counting"])
+
+    def source() -> Iterator[Doc]:
+        stage = next(stages, "counting")
+        done = 0
+        for done, doc in enumerate(iter_docs(), 1):
+            if done % 1000 == 0:
+                progress(stage, done, total)
+            yield doc
+        progress(stage, done, max(total, done))
+
+    return source
 
 
 UPDATE_WAIT_SECONDS = 600.0  # an update after a crawl waits this long for a running build

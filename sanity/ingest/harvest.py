@@ -34,10 +34,12 @@ def harvest(
     set_spec: str | None = None,
     client: PoliteClient | None = None,
     on_page: Callable[[CrawlRun], None] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
 ) -> CrawlRun:
     """Harvest every record matching from/set, committing each page with its resumption token.
 
-    The run's `new` and `updated` say what changed; the caller runs the feature update."""
+    The run's `new` and `updated` say what changed; the caller runs the feature update.
+    `progress(records, complete_size)` is called after each page's commit."""
     cfg = current_app.config
     client = client or PoliteClient.from_config(cfg, clock)
     with Lease.for_job(INGEST_LOCK, clock) as lease:
@@ -45,7 +47,7 @@ def harvest(
         run = start_run("harvest", clock, {"from": from_date, "set": set_spec, "token": token})
         if token:
             log.info("resuming an interrupted harvest at token %s", token)
-        status, error, restarted = "ok", None, False
+        status, error, restarted, records = "ok", None, False, 0
         try:
             while True:
                 url = build_oai_url(cfg["ARXIV_OAI_URL"], token, from_date, set_spec)
@@ -69,6 +71,9 @@ def harvest(
                     on_page(run)
                 db.session.commit()
                 lease.renew()
+                records += len(page.records) + len(page.bad)
+                if progress:
+                    progress(records, page.complete_size)
                 log.info(
                     "harvest page %d: had=%d new=%d replaced=%d skipped=%d%s",
                     run.pages, len(page.records), result.new, result.updated,

@@ -1,13 +1,10 @@
-"""BibTeX entries for papers: citation keys, LaTeX-safe fields. Pure: no Flask, no database.
+"""BibTeX entries for papers: citation keys and entries (written by bibtexparser 2). Pure: no
+Flask, no database.
 
-Field text follows how arXiv metadata is written, i.e. as LaTeX source:
-- accent commands (`\\'e`, `{\\"o}`, `\\c{c}`, `\\ss`) become the Unicode letters they stand for;
-- escaped specials (`\\&`, `\\%`, `\\$`, `\\_`, `\\#`) are read as the plain characters;
-- in titles, a `$...$` span is math and is kept verbatim (so `$\\alpha$` still renders as alpha)
-  when its braces balance and it holds no `%` or `#`; a lone or unsafe `$` is a literal dollar;
-- everything else is escaped: `& % $ # _` get a backslash, `{ } ~ ^ \\` become `\\textbraceleft{}`,
-  `\\textbraceright{}`, `\\textasciitilde{}`, `\\textasciicircum{}`, `\\textbackslash{}`. (BibTeX
-  counts braces even after a backslash, so `\\{` would unbalance the entry.)
+Keys are `{surname}{year}{first significant title word}` in lowercase ASCII (accent commands and
+Unicode letters folded), with a, b, ... for keys shared within one export. Field values are the
+metadata's LaTeX made safe to cite (sanity.web.texfield): commands, ties, math and braces kept,
+Unicode as LaTeX, dangerous commands neutralised, titles case protected.
 """
 
 from __future__ import annotations
@@ -18,6 +15,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Protocol
+
+import bibtexparser
+from bibtexparser.model import Entry, Field
+from bibtexparser.writer import BibtexFormat
+
+from sanity.web.texfield import latex_field, title_field
 
 # Accent commands written with a symbol (`\'e`) or a letter (`\c{c}`, `\v s`) -> combining mark.
 _ACCENTS = {
@@ -38,16 +41,11 @@ _SYMBOL_ACCENT = re.compile(r"\\([`'^\"~=.])\s*" + _BASE)
 _LETTER_ACCENT = re.compile(r"\\([uvHckrdb])(?:\s*\{\s*(\\[ij]|[A-Za-z])\s*\}|\s+([A-Za-z]))")
 _LETTER = re.compile(r"\\(ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?:\{\}|\s+|(?![A-Za-z]))")
 _BRACED_CHAR = re.compile(r"\{(\w)\}")
-_FORMATTING = re.compile(r"\\(?:emph|textit|textbf|textsl|textsc|texttt|textrm|textsf)\{([^{}]*)\}")
-_ESCAPED = re.compile(r"\\([&%$#_{}])")
 _MATH = re.compile(r"(?<!\\)\$([^$]+)(?<!\\)\$")
 
-_SPECIAL = {
-    "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}", "\\": r"\textbackslash{}",
-}  # fmt: skip
-_SPECIAL_RE = re.compile(r"[&%$#_{}~^\\]")
+_FORMAT = BibtexFormat()
+_FORMAT.indent = "  "
+_FORMAT.block_separator = "\n"
 
 STOP_WORDS = frozenset(
     "a an the on of for to towards toward in into at by with from and or as is are be do does "
@@ -94,43 +92,6 @@ def ascii_fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", detex(text))
     text = "".join(c for c in text if not unicodedata.combining(c)).translate(_FOLD)
     return re.sub(r"[^a-z0-9]", "", text.lower())
-
-
-def _escape_plain(text: str) -> str:
-    text = _FORMATTING.sub(r"\1", detex(text))
-    text = _ESCAPED.sub(r"\1", text)
-    return _SPECIAL_RE.sub(lambda m: _SPECIAL[m.group(0)], text)
-
-
-def _safe_math(body: str) -> bool:
-    depth = 0
-    for i, c in enumerate(body):
-        escaped = i > 0 and body[i - 1] == "\\"
-        if c in "%#" and not escaped:
-            return False
-        if c == "{":
-            depth += 1
-        elif c == "}":
-            depth -= 1
-            if depth < 0:
-                return False
-    return depth == 0
-
-
-def latex_escape(text: str | None, math: bool = False) -> str:
-    """A field value safe inside `{...}`; with math=True, safe `$...$` spans stay verbatim."""
-    text = " ".join((text or "").split())
-    if not math:
-        return _escape_plain(text)
-    out, pos = [], 0
-    for m in _MATH.finditer(text):
-        if not _safe_math(m.group(1)):
-            continue
-        out.append(_escape_plain(text[pos : m.start()]))
-        out.append(m.group(0))
-        pos = m.end()
-    out.append(_escape_plain(text[pos:]))
-    return "".join(out)
 
 
 def surname(author: str) -> str:
@@ -200,7 +161,7 @@ def citation_keys(papers: Iterable[Citable]) -> list[str]:
 def _author_field(authors: list) -> str:
     names = []
     for author in authors:
-        name = latex_escape(str(author))
+        name = latex_field(str(author))
         # A name holding the word "and" (an institution) would be split by BibTeX: protect it.
         names.append("{" + name + "}" if re.search(r"\band\b", name, re.IGNORECASE) else name)
     return " and ".join(names)
@@ -211,27 +172,31 @@ def _verbatim(value: str) -> str:
     return re.sub(r"[{}\\\s]", "", value)
 
 
-def entry(paper: Citable, key: str) -> str:
-    """One entry: @article when the paper has a journal reference, @misc otherwise."""
+def _entry(paper: Citable, key: str) -> Entry:
+    """@article when the paper has a journal reference, @misc otherwise."""
     fields = [
-        ("title", latex_escape(paper.title, math=True)),
+        ("title", title_field(paper.title)),
         ("author", _author_field(list(paper.authors or []))),
         ("year", str(paper.published.year)),
         ("eprint", _verbatim(paper.id)),
         ("archivePrefix", "arXiv"),
-        ("primaryClass", latex_escape(paper.primary_category)),
+        ("primaryClass", latex_field(paper.primary_category)),
     ]
     if paper.journal_ref:
-        fields.append(("journal", latex_escape(paper.journal_ref)))
+        fields.append(("journal", latex_field(paper.journal_ref)))
     if paper.doi:
         fields.append(("doi", _verbatim(paper.doi)))
     fields.append(("url", f"https://arxiv.org/abs/{_verbatim(paper.id)}"))
     kind = "article" if paper.journal_ref else "misc"
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    return f"@{kind}{{{key},\n{body}\n}}\n"
+    return Entry(kind, key, [Field(name, "{" + value + "}") for name, value in fields if value])
+
+
+def _write(papers: list[Citable], keys: list[str]) -> str:
+    library = bibtexparser.Library([_entry(p, k) for p, k in zip(papers, keys, strict=True)])
+    return bibtexparser.write_string(library, unparse_stack=[], bibtex_format=_FORMAT)
 
 
 def entries(papers: Iterable[Citable]) -> str:
     """A .bib document for the papers, in order, with keys unique within it."""
     papers = list(papers)
-    return "\n".join(entry(p, k) for p, k in zip(papers, citation_keys(papers), strict=True))
+    return _write(papers, citation_keys(papers))

@@ -307,3 +307,11 @@ def test_cli_failed_harvest_exits_1(app, runner, arxiv, ten):
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("harvest failed: 0 pages") and "HTTP 503" in last
     assert "Traceback" not in result.output
+
+
+def test_harvest_reports_progress_in_records_of_the_complete_list(app, arxiv, clock, ten):
+    """After each committed page: records so far and the server's completeListSize."""
+    seen = []
+    harvest(clock, progress=lambda done, total: seen.append((done, total, paper_count())))
+    assert [(done, total) for done, total, _ in seen] == [(3, 10), (6, 10), (9, 10), (10, 10)]
+    assert [stored for _, _, stored in seen] == [3, 6, 9, 10]  # reported once committed

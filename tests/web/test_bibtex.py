@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import random
+import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from pybtex.database import parse_string as pybtex_parse
 
 from sanity.accounts import users as accounts
 from sanity.web import bibtex
+from sanity.web.texfield import latex_field, title_field
 from tests.factories import make_paper
 
 
@@ -97,39 +101,91 @@ def test_suffixes_never_collide_with_another_base_key():
     assert len(set(many)) == 28
 
 
-def test_specials_are_escaped_so_the_entry_stays_balanced():
-    """& % $ # _ get a backslash; { } ~ ^ \\ become text commands with balanced braces."""
-    escaped = bibtex.latex_escape("50% & more_x #1 ~ ^ \\ {b c}")
-    assert escaped == (
-        "50\\% \\& more\\_x \\#1 \\textasciitilde{} \\textasciicircum{} \\textbackslash{} "
-        "\\textbraceleft{}b c\\textbraceright{}"
+def test_specials_are_escaped_and_braces_balanced():
+    """& % # _ get a backslash, ^ and \\{ \\} become text commands; a tie ~ stays a tie."""
+    field = latex_field("50% & more_x #1 a~b ^ \\{b c\\} \\")
+    assert field == (
+        "50\\% \\& more\\_x \\#1 a~b \\textasciicircum{} \\textbraceleft{}b c\\textbraceright{} "
+        "\\textbackslash{}"
     )
-    assert escaped.count("{") == escaped.count("}")
+    assert field.count("{") == field.count("}")
 
 
-def test_already_escaped_latex_is_not_escaped_twice():
-    """Source text with \\& or \\% reads as the plain character, escaped once."""
-    assert bibtex.latex_escape("R\\&D at 5\\%") == "R\\&D at 5\\%"
-    assert bibtex.latex_escape("\\emph{Deep} nets") == "Deep nets"
+def test_commands_outside_math_survive():
+    """\\textsubscript{...}, \\emph{...}, accents and 1-character groups are kept as written."""
+    title = 'Fe\\textsubscript{5-x}GeTe\\textsubscript{2}: \\emph{Deep} R\\&D, 5\\% Schr\\"odinger'
+    assert latex_field(title) == title
+    assert latex_field("Poincar{\\'e} \\c{c}a \\ss{} x{2}") == "Poincar{\\'e} \\c{c}a \\ss{} x{2}"
 
 
-def test_math_in_titles_stays_readable_when_safe():
-    """Balanced $...$ spans pass through verbatim; unsafe or lone dollars are escaped."""
-    title = "Learning $\\mathcal{O}(n^2)$ maps with $\\alpha$-nets"
-    assert bibtex.latex_escape(title, math=True) == title
-    assert bibtex.latex_escape("costs \\$5 and $x}$", math=True) == (
-        "costs \\$5 and \\$x\\textbraceright{}\\$"
+def test_math_is_kept_verbatim():
+    """$...$ spans pass through as they are, ^ and _ included; a lone dollar is literal."""
+    title = "Learning $\\mathcal{O}(n^2)$ maps with $\\alpha$-nets at $z\\sim 7$"
+    assert latex_field(title) == title
+    assert latex_field("costs \\$5 and one $ only") == "costs \\$5 and one \\$ only"
+    assert latex_field("$$x_1$$ and $\\{a\\}$") == "$x_1$ and $\\lbrace a\\rbrace $"
+    assert latex_field("a $50% cut$") == "a $50\\% cut$"
+
+
+def test_unbalanced_braces_are_repaired():
+    """A stray } is dropped and an unclosed { closed, in text and in math, keeping the text."""
+    assert latex_field("a} b {c d") == "a b {c d}"
+    assert latex_field("x $\\frac{1{2}$ y}") == "x $\\frac{1{2}}$ y"
+    assert latex_field("$a}$ {b") == "$a$ {b}"
+
+
+def test_unicode_becomes_latex():
+    """Non-ASCII letters and symbols become LaTeX; math Greek becomes the math command."""
+    assert latex_field("Émilie du Châtelet — ł") == (
+        "{\\'E}milie du Ch{\\^a}telet {\\textemdash} {\\l}"
     )
-    assert bibtex.latex_escape("a $50% cut$", math=True) == "a \\$50\\% cut\\$"
-    assert bibtex.latex_escape("one $ only", math=True) == "one \\$ only"
-    # Outside titles, dollars are always literal.
-    assert bibtex.latex_escape("$x$") == "\\$x\\$"
+    assert latex_field("Lyman-$α$") == "Lyman-${\\alpha}$"
+    assert latex_field("Lyman-α") == "Lyman-{\\ensuremath{\\alpha}}"
 
 
-def test_accent_commands_become_unicode_in_fields():
-    """Schr\\"odinger and {\\'e} read as Unicode letters in the entry."""
-    assert bibtex.latex_escape("Schr\\\"odinger and Poincar{\\'e} \\c{c}a \\ss") == (
-        "Schrödinger and Poincaré ça ß"
+@pytest.mark.parametrize(
+    "command",
+    ["input", "include", "write", "immediate", "openout", "openin", "read", "csname", "catcode",
+     "def", "edef", "gdef", "xdef", "let", "newcommand", "renewcommand", "usepackage", "special",
+     "chardef", "begin", "end", "directlua"],
+)  # fmt: skip
+def test_dangerous_commands_are_neutralised_in_text_and_math(command):
+    """The command is written out as text (\\textbackslash{}NAME), never left as a command."""
+    text = latex_field(f"a \\{command}{{/etc/passwd}} b")
+    math = latex_field(f"$x \\{command}{{y}}$")
+    assert text == f"a \\textbackslash{{}}{command}{{/etc/passwd}} b"
+    assert math == f"$x \\backslash{{}}{command}{{y}}$"
+    assert not re.search(rf"\\{command}(?![A-Za-z])", text + math)
+
+
+def test_write18_and_caret_escapes_are_neutralised():
+    """\\write18 loses its backslash; ^^ (which can spell \\input as \\^^69nput) is broken up."""
+    assert latex_field("\\immediate\\write18{rm -rf ~}") == (
+        "\\textbackslash{}immediate\\textbackslash{}write18{rm -rf ~}"
+    )
+    assert "^^" not in latex_field("$\\^^69nput{x} a^^5c$ \\^^69nput")
+    assert latex_field("$a^^b$") == "$a^{}^b$"
+
+
+def test_titles_protect_acronyms_and_proper_nouns():
+    """Acronyms and mixed case are braced always; capitalised words only in sentence-case titles."""
+    assert title_field("Training RNN and LLMs with GaN 3D") == (
+        "Training {RNN} and {LLMs} with {GaN} {3D}"
+    )
+    assert title_field("Scaling laws for Transformer models of the CMB") == (
+        "Scaling laws for {Transformer} models of the {CMB}"
+    )
+    # Title case: every word is capitalised, so only the acronyms tell.
+    assert title_field("Attention Is All You Need for BERT") == (
+        "Attention Is All You Need for {BERT}"
+    )
+    # Math, existing groups and command names are left alone; accented capitals are braced whole.
+    title = (
+        "The $\\mathrm{NN}$ of {NASA} via \\textbf{X} and \\'Etude of Ölands in small round boxes"
+    )
+    assert title_field(title) == (
+        "The $\\mathrm{NN}$ of {NASA} via \\textbf{X} and {{}\\'Etude} of {{\\\"O}lands} in "
+        "small round boxes"
     )
 
 
@@ -254,3 +310,22 @@ def test_tag_bibtex_works_with_the_browser_session(client, login):
     response = client.get("/api/tags/reading list/bibtex")
     assert response.status_code == 200 and f"eprint = {{{pid}}}" in response.get_data(True)
     assert "filename=reading-list.bib" in response.headers["Content-Disposition"]
+
+
+def test_random_specials_always_give_a_balanced_parseable_entry():
+    """Any mix of TeX specials and commands: braces balance as BibTeX counts them (escaped or
+    not), no ^^ survives, no dangerous command survives, and pybtex parses the entry."""
+    rng = random.Random(14)
+    alphabet = list("{}$\\^_~%#&a A\u00e9\u03b1") + ["\\input", "\\def", "\\{", "\\}", "$$", "^^"]
+    for _ in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 30)))
+        for value in (latex_field(text), title_field(text)):
+            depth = 0
+            for c in value:
+                depth += {"{": 1, "}": -1}.get(c, 0)
+                assert depth >= 0, (text, value)
+            assert depth == 0 and "^^" not in value, (text, value)
+            # a command is a backslash after an even run of them (`\\input` is a break + "input")
+            assert not re.search(r"(?<!\\)(\\\\)*\\(input|def)(?![A-Za-z])", value), value
+        body = bibtex.entries([paper(title=text, authors=[text])])
+        assert len(pybtex_parse(body, "bibtex").entries) == 1, body

@@ -35,6 +35,40 @@ def test_category_feed_is_valid_atom_linking_here_and_to_arxiv(app, client):
     assert client.get("/feeds/category/<x>.atom").status_code == 400
 
 
+def test_feed_entries_carry_links_authors_categories_and_escaped_text(app, client):
+    """Each entry: alternate/related/enclosure links with their types, every author and category,
+    and the abstract as escaped text (markup never becomes markup; control characters dropped)."""
+    make_paper(
+        id="2603.04444",
+        version=2,
+        title="<b>Bold</b> & \x01robots",
+        abstract="<script>alert(1)</script> & more",
+        authors=["Ann <Lee>", "Bo Ek"],
+        categories=["cs.RO", "cs.AI"],
+    )
+    body = client.get("/feeds/category/cs.RO.atom").data
+    assert b"<script>" not in body and b"<b>" not in body
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    entry = parsed.entries[0]
+    assert entry.title == "<b>Bold</b> & robots"
+    assert entry.summary == "<script>alert(1)</script> & more"
+    assert entry.summary_detail.type == "text/plain"
+    assert [a.name for a in entry.authors] == ["Ann <Lee>", "Bo Ek"]
+    assert [t.term for t in entry.tags] == ["cs.RO", "cs.AI"]
+    links = {link.rel: (link.href, link.type, link.get("title")) for link in entry.links}
+    base = app.config["BASE_URL"].rstrip("/")
+    assert links == {
+        "alternate": (f"{base}/paper/2603.04444", "text/html", None),
+        "related": ("https://arxiv.org/abs/2603.04444", "text/html", "arXiv"),
+        "enclosure": ("https://arxiv.org/pdf/2603.04444v2", "application/pdf", None),
+    }
+    feed_links = {link.rel: link.href for link in parsed.feed.links}
+    assert feed_links["self"] == f"{base}/feeds/category/cs.RO.atom"
+    assert parsed.feed.id == "urn:sanity:category:cs.RO"
+    assert parsed.feed.generator == "sanity"
+
+
 def test_tag_feed_needs_the_key_and_stops_when_revoked(client):
     """A tag's recommendation feed works with the key, without login, until revoked."""
     topics = topical_papers(6)
