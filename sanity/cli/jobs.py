@@ -78,13 +78,13 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     lease = Lease.for_job(INGEST_LOCK, get_clock())
     raw = getattr(stream, "fileobj", stream)  # the file under a gzip stream: bytes read so far
-    size = _size(raw) if path != "-" else None
-    progress = Progress("import", unit="B")
+    size = _size(raw) if path != "-" else None  # a file: bytes, with an ETA; a pipe: lines
+    progress = Progress("import", unit="B" if size else "line")
 
     def report(stats) -> None:
         lease.keep()  # between batches (nothing uncommitted): a long import keeps its lock
         progress.update(
-            _position(raw, stats.lines),
+            _position(raw, stats.lines) if size else stats.lines,
             size,
             line=lambda: (
                 f"  {stats.lines:,} lines: {stats.new:,} new, {stats.updated:,} "

@@ -161,7 +161,8 @@ def citation_keys(papers: Iterable[Citable]) -> list[str]:
 def _author_field(authors: list) -> str:
     names = []
     for author in authors:
-        name = latex_field(str(author))
+        # Commas would make BibTeX read "Last, First" (affiliations hold some): braced.
+        name = re.sub(r"(?<!\\),", "{,}", latex_field(str(author)))
         # A name holding the word "and" (an institution) would be split by BibTeX: protect it.
         names.append("{" + name + "}" if re.search(r"\band\b", name, re.IGNORECASE) else name)
     return " and ".join(names)

@@ -9,6 +9,7 @@ What a value keeps and what it changes:
   without a partner is `\\$`); in math `& % #` are escaped and `_ ^` kept. `\\{` and `\\}` become
   `\\textbraceleft{}` / `\\textbraceright{}` (`\\lbrace` / `\\rbrace` in math), since BibTeX counts
   every brace, escaped or not;
+- a line break `\\\\` is a space in text (`\\\\ ` in math: parsers read `\\\\}` as `\\}`);
 - braces always balance: a `}` closing nothing is dropped, an unclosed `{` is closed at the end of
   its math span or of the value;
 - commands that read or write files, run programs or (re)define things (`\\input`,
@@ -67,6 +68,7 @@ _ACCENT = (
     r"|\\(?:ss|aa|AA|ae|AE|oe|OE|o|O|l|L|i|j)(?![A-Za-z])"
 )
 _WORD = re.compile(rf"(?:[^\W_]|\{{(?:{_ACCENT})\}}|{_ACCENT})+")
+_TRAILING_SPACE = re.compile(r"(?<!\\) +$")
 _NOT_LETTERS = re.compile(r"\\(?:[A-Za-z](?![A-Za-z])\s*|[^A-Za-z])|[{}\s]")
 _SCAN = re.compile(
     r"(?P<math>(?<!\\)\$\$?(?:\\.|[^$\\])*\$?\$)"
@@ -98,6 +100,8 @@ def _command(token: str, math: bool) -> str:
     """A control word or symbol as written, unless it must be neutralised."""
     if token == "\\":  # a trailing backslash
         return r"\backslash{}" if math else r"\textbackslash{}"
+    if token == "\\\\":  # a line break: a space in text; in math a row end, kept off any brace
+        return "\\\\ " if math else " "
     if token in ("\\{", "\\}"):
         if math:
             return r"\lbrace " if token == "\\{" else r"\rbrace "
@@ -171,7 +175,8 @@ def latex_field(text: str | None) -> str:
         else:
             body, depth = _convert(tokens, False, depth)
             out.append(body)
-    return _no_caret_escapes("".join(out) + "}" * depth)
+    value = _no_caret_escapes("".join(out) + "}" * depth)
+    return _TRAILING_SPACE.sub("", value)  # e.g. from a final line break; `\\ ` stays
 
 
 def _words(text: str) -> list[re.Match]:

@@ -127,6 +127,21 @@ def test_math_is_kept_verbatim():
     assert latex_field("a $50% cut$") == "a $50\\% cut$"
 
 
+def test_line_breaks_never_sit_before_a_brace():
+    """\\\\ is a space in text and `\\\\ ` in math: parsers read `\\\\}` as an escaped brace."""
+    assert latex_field("Sathy Aakur\\\\") == "Sathy Aakur"
+    assert latex_field("a\\\\b $\\substack{x\\\\y}$") == "a b $\\substack{x\\\\ y}$"
+    assert latex_field("a\\,b") == "a\\,b"
+
+
+def test_commas_in_author_names_are_braced():
+    """An author string with commas (affiliations) stays one name, not BibTeX's "Last, First"."""
+    text = bibtex.entries([paper(authors=["Jo Touboul (INRIA,CIRB), x", "Ann\\,Lee"])])
+    assert "author = {Jo Touboul (INRIA{,}CIRB){,} x and Ann\\,Lee}" in text
+    (entry,) = pybtex_parse(text, "bibtex").entries.values()
+    assert len(entry.persons["author"]) == 2
+
+
 def test_unbalanced_braces_are_repaired():
     """A stray } is dropped and an unclosed { closed, in text and in math, keeping the text."""
     assert latex_field("a} b {c d") == "a b {c d}"
