@@ -16,19 +16,22 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def _page_content(number: int, lines: int, rng: random.Random) -> bytes:
+def _page_content(number: int, lines: int, rng: random.Random, title: str) -> bytes:
     """A title, an abstract-like block of text lines and a ruled figure box."""
-    ops = ["BT /F1 16 Tf 72 740 Td (" + _escape(f"A Paper Title, page {number}") + ") Tj ET"]
+    heading = title[:60] if number == 1 else f"{number}"
+    ops = ["BT /F1 16 Tf 72 740 Td (" + _escape(heading) + ") Tj ET"]
     ops.append("BT /F1 9 Tf 11 TL 72 710 Td")
     for _ in range(lines):
         ops.append("(" + _escape(" ".join(rng.choices(WORDS, k=14))) + ") '")
     ops.append("ET")
     ops.append("0.2 0.3 0.8 RG 2 w 72 120 468 120 re S")
     ops.append("0.9 0.5 0.1 rg 100 140 60 80 re f 200 140 60 50 re f 300 140 60 95 re f")
-    return "\n".join(ops).encode("latin-1")
+    return "\n".join(ops).encode("latin-1", "replace")
 
 
-def text_pdf(pages: int = 4, lines: int = 50, seed: int = 0, trailer_extra: str = "") -> bytes:
+def text_pdf(
+    pages: int = 4, lines: int = 50, seed: int = 0, trailer_extra: str = "", title: str = "A Title"
+) -> bytes:
     """A US-letter PDF of `pages` text pages (Helvetica), `lines` lines of text each."""
     rng = random.Random(seed)
     objects: list[bytes] = []  # object n is objects[n - 1]
@@ -37,7 +40,7 @@ def text_pdf(pages: int = 4, lines: int = 50, seed: int = 0, trailer_extra: str 
     objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode())
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     for i in range(pages):
-        content = _page_content(i + 1, lines, rng)
+        content = _page_content(i + 1, lines, rng, title)
         objects.append(
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {5 + 2 * i} 0 R "
             "/Resources << /Font << /F1 3 0 R >> >> >>".encode()
