@@ -222,13 +222,13 @@ def make_thumbnails(clock: Clock, report=None) -> ThumbStats:
     if not current_app.config["THUMBNAILS"]:
         raise ThumbnailsOff("THUMBNAILS is off (set SANITY_THUMBNAILS=true to make thumbnails)")
     stats = ThumbStats()
-    with Lease.for_job(THUMBNAILS_LOCK, clock) as lease:
+    # Renewed from a thread: one paper may outlast the lease (Retry-After, backoff, render).
+    with Lease.for_job(THUMBNAILS_LOCK, clock).acquire().kept_alive():
         stats.pruned = prune(clock)
         client = PoliteClient.from_config(current_app.config, clock)
         try:
             todo = candidates(clock)
             for done, pid in enumerate(todo, 1):
-                lease.keep()  # between papers: each one is committed
                 try:
                     make_one(client, pid, stats)
                 except SourceDown as exc:

@@ -23,6 +23,8 @@ from tests.pdfs import encrypted_pdf, garbage, text_pdf, truncated_pdf
 
 PDF = "application/pdf"
 
+pytestmark = pytest.mark.both_databases  # the candidate, record and prune queries
+
 
 @pytest.fixture
 def on(app):
