@@ -70,6 +70,15 @@ class Config:
     CRAWL_ON_START_IF_EMPTY: bool = True
     JOB_LEASE_SECONDS: float = 900.0
 
+    # First-page thumbnails (opt-in): each recent paper's PDF fetched once, politely, rendered
+    # to a small strip in DATA_DIR/thumbs; the PDF itself is never kept.
+    THUMBNAILS: bool = False
+    THUMBNAIL_DAYS: float = 7
+    ARXIV_PDF_URL: str = "https://arxiv.org/pdf/"
+    THUMBNAIL_PAGES: int = 4
+    THUMBNAIL_HEIGHT: int = 200
+    THUMBNAIL_MAX_PDF_BYTES: int = 30_000_000
+
     # Features (TF-IDF, arxiv-sanity-lite's parameters) and ranking.
     TFIDF_NGRAM_MAX: int = 2
     TFIDF_SUBLINEAR_TF: bool = True
@@ -157,6 +166,7 @@ class TestingConfig(Config):
     SECRET_KEY = "testing-secret-key"
     ARXIV_API_URL = "http://127.0.0.1:9/api/query"
     ARXIV_OAI_URL = "http://127.0.0.1:9/oai"
+    ARXIV_PDF_URL = "http://127.0.0.1:9/pdf/"
     ARXIV_DELAY_SECONDS = 0.0
     ARXIV_TIMEOUT_SECONDS = 2.0
     ARXIV_BACKOFF_SECONDS = 0.01

@@ -23,6 +23,7 @@ from sanity.timeutil import Clock, as_utc
 INGEST_LOCK = "ingest"  # crawl, harvest and import write papers one at a time
 FEATURES_LOCK = "features"  # one feature build or update at a time
 DIGEST_LOCK = "digest"  # one digest run at a time
+THUMBNAILS_LOCK = "thumbnails"  # one thumbnail run at a time (it fetches from arXiv)
 
 log = logging.getLogger(__name__)
 

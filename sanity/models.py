@@ -1,4 +1,5 @@
-"""Typed SQLAlchemy 2.0 models: papers, users, tags (with polarity), crawl runs, job locks."""
+"""Typed SQLAlchemy 2.0 models: papers, users, tags (with polarity), thumbnails, crawl runs,
+job locks."""
 
 from __future__ import annotations
 
@@ -167,6 +168,24 @@ class TagPaper(db.Model):
     added: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     tag: Mapped[Tag] = relationship(back_populates="entries")
+
+
+class Thumbnail(db.Model):
+    """A paper's first-pages strip (status ok, the file in DATA_DIR/thumbs), or why it has
+    none: failed (never fetched again) or retry (arXiv did not answer; tried again later)."""
+
+    __tablename__ = "thumbnails"
+
+    paper_id: Mapped[str] = mapped_column(
+        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    size: Mapped[int] = mapped_column(Integer, default=0)  # bytes of the image
+    made: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class CrawlRun(db.Model):

@@ -1,5 +1,6 @@
 """The APScheduler (3.x) that runs the periodic jobs and chains the stages:
-crawl -> feature update; daily refit; daily digests. Never started inside create_app."""
+crawl -> feature update -> thumbnails (opt-in); daily refit; daily digests. Never started inside
+create_app."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sanity.db import db
 from sanity.engine import jobs
 from sanity.engine.jobs import full_build, run_in_child
 from sanity.ingest.crawler import crawl
+from sanity.ingest.thumbnails import make_thumbnails
 from sanity.leases import LockBusy
 from sanity.mail import digest
 from sanity.models import Paper
@@ -48,8 +50,8 @@ def run_job(app, name: str, work, logger: logging.Logger = log) -> None:
 
 
 def crawl_job(app: Flask) -> None:
-    """Scheduled crawl, then the feature update for what it changed; skipped quietly if
-    another process holds the lock; never raises."""
+    """Scheduled crawl, then the feature update for what it changed, then thumbnails (when on);
+    each skipped quietly if another process holds its lock; never raises."""
 
     def work() -> str:
         run = crawl(get_clock(app))
@@ -57,6 +59,13 @@ def crawl_job(app: Flask) -> None:
         return f"crawl {run.status}: {run.new} new, {run.updated} replaced"
 
     run_job(app, "crawl", work, log)
+    if app.config["THUMBNAILS"]:
+        thumbnails_job(app)
+
+
+def thumbnails_job(app: Flask) -> None:
+    """Thumbnails of the recent papers (after each crawl, with THUMBNAILS on); never raises."""
+    run_job(app, "thumbnails", lambda: make_thumbnails(get_clock(app)).summary(), log)
 
 
 def compute_job(app: Flask) -> None:

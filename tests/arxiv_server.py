@@ -1,4 +1,4 @@
-"""A local arXiv-compatible HTTP server for tests: the export API (Atom) and OAI-PMH.
+"""A local arXiv-compatible HTTP server for tests: the export API (Atom), OAI-PMH and PDFs.
 
 It serves fixture papers in arXiv's exact formats on 127.0.0.1, newest lastUpdatedDate first,
 supports `cat:` OR-queries with an optional `AND lastUpdatedDate:[A TO B]` window, and has
@@ -166,6 +166,7 @@ class FakeArxiv:
         self.release = threading.Event()
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
+        self.pdfs: dict[str, tuple[bytes, str]] = {}  # id -> (body, content type) at /pdf/ID
 
     # ---- fixture management ----
 
@@ -190,6 +191,10 @@ class FakeArxiv:
     def url(self) -> str:
         host, port = self.server.server_address[:2]
         return f"http://{host}:{port}"
+
+    def pdf_requests(self) -> list[str]:
+        """The ids asked for at /pdf/, in order."""
+        return [path.removeprefix("/pdf/") for _, path, _ in self.log if path.startswith("/pdf/")]
 
     def api_requests(self) -> list[dict]:
         return [params for _, path, params in self.log if path == "/api/query"]
@@ -334,6 +339,8 @@ def _handler(state: FakeArxiv):
                 body, ctype = state.atom(params), "application/atom+xml; charset=utf-8"
             elif parts.path == "/oai":
                 body, ctype = state.oai(params), "text/xml; charset=utf-8"
+            elif parts.path.removeprefix("/pdf/") in state.pdfs:
+                body, ctype = state.pdfs[parts.path.removeprefix("/pdf/")]
             else:
                 return self.reply(404, "not found", "text/plain")
             if fault is None:
@@ -364,8 +371,10 @@ def _handler(state: FakeArxiv):
                 return None
             raise ValueError(fault.kind)
 
-        def reply(self, status: int, body: str, ctype: str, headers: dict | None = None) -> None:
-            data = body.encode("utf-8")
+        def reply(
+            self, status: int, body: str | bytes, ctype: str, headers: dict | None = None
+        ) -> None:
+            data = body if isinstance(body, bytes) else body.encode("utf-8")
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))

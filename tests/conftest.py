@@ -114,6 +114,7 @@ def app(request, database_url, tmp_path, clock, monkeypatch):
         server = request.getfixturevalue("arxiv")
         overrides["ARXIV_API_URL"] = server.url + "/api/query"
         overrides["ARXIV_OAI_URL"] = server.url + "/oai"
+        overrides["ARXIV_PDF_URL"] = server.url + "/pdf/"
     app = create_app(TestingConfig, overrides)
     app.extensions["sanity.clock"] = clock
     with app.app_context():

@@ -8,8 +8,11 @@ from itertools import count
 
 from sanity.arxiv import PaperRecord
 from sanity.db import db
+from sanity.ingest.render import render_strip
+from sanity.ingest.thumbnails import MAX_IMAGE_BYTES, record, thumb_path, write_atomically
 from sanity.ingest.upsert import upsert_papers
 from tests.arxiv_server import FakePaper
+from tests.pdfs import text_pdf
 
 _ids = count(1)
 BASE_TIME = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -39,6 +42,15 @@ def make_paper(**overrides):
     upsert_papers([record])
     db.session.commit()
     return record
+
+
+def make_strip(pid: str, pages: int = 4):
+    """A real first-pages strip for a stored paper (rendered from a generated PDF), stored as
+    `sanity thumbnails` stores one; returns it."""
+    strip = render_strip(text_pdf(pages=pages), pages, 200, MAX_IMAGE_BYTES)
+    write_atomically(thumb_path(pid), strip.data)
+    record(pid, "ok", strip=strip)
+    return strip
 
 
 def fake_papers(n: int, start: datetime = BASE_TIME, step_minutes: int = 7, prefix: str = "2603"):

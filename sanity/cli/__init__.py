@@ -17,6 +17,7 @@ from sanity.cli.jobs import (
     digest_command,
     harvest_command,
     import_command,
+    thumbnails_command,
 )
 from sanity.cli.lite import import_lite_command
 from sanity.cli.serve import serve_command, worker_command
@@ -29,6 +30,7 @@ COMMANDS = [
     import_lite_command,
     compute_command,
     digest_command,
+    thumbnails_command,
     serve_command,
     worker_command,
     user_cli,

@@ -1,4 +1,4 @@
-"""The pipeline's commands: crawl, harvest, import, compute, digest.
+"""The pipeline's commands: crawl, harvest, import, compute, digest, thumbnails.
 
 Each ingest command runs its stage, then the feature update for what it changed: the stages are
 chained here (and in the scheduler), never by each other.
@@ -20,6 +20,7 @@ from sanity.engine import jobs
 from sanity.ingest.crawler import crawl
 from sanity.ingest.harvest import harvest
 from sanity.ingest.snapshot import import_snapshot, open_snapshot
+from sanity.ingest.thumbnails import ThumbnailsOff, make_thumbnails
 from sanity.leases import INGEST_LOCK, Lease
 from sanity.mail import digest
 from sanity.models import CrawlRun
@@ -178,4 +179,26 @@ def digest_command(dry_run: bool) -> None:
     stats = digest.run(dry_run=dry_run, echo=click.echo)
     click.echo(stats.summary())
     if stats.failed:
+        sys.exit(1)
+
+
+@click.command("thumbnails")
+@needs_database
+def thumbnails_command() -> None:
+    """Make missing first-page thumbnails of recent papers now (with THUMBNAILS=true); exit 1
+    if arXiv stopped answering (skipped PDFs are no failure)."""
+    progress = Progress(every=10.0)
+
+    def report(stats, done: int, total: int) -> None:
+        if progress.due():
+            warn(f"  {done:,}/{total:,} papers: {stats.made:,} made, {stats.failed:,} skipped, "
+                 f"{progress.rate(done) * 60:,.1f} papers/min")  # fmt: skip
+
+    setup_logging()
+    try:
+        stats = make_thumbnails(get_clock(), report)
+    except ThumbnailsOff as exc:
+        raise InputError(str(exc)) from None
+    click.echo(stats.summary())
+    if stats.stopped:
         sys.exit(1)

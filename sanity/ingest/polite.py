@@ -33,6 +33,10 @@ class FetchError(Exception):
         self.body = body
 
 
+class TooLarge(FetchError):
+    """The response is larger than the caller's cap (not retried: it will not shrink)."""
+
+
 def is_arxiv_host(url: str) -> bool:
     host = (urlsplit(url).hostname or "").lower()
     return host == "arxiv.org" or host.endswith(".arxiv.org")
@@ -123,15 +127,18 @@ class PoliteClient:
                 self.clock.sleep(remaining)
         hosts[host] = self.clock.monotonic()
 
-    def get(self, url: str) -> bytes:
-        """GET with politeness and retries; raises FetchError when it gives up."""
+    def get(self, url: str, max_bytes: int | None = None) -> bytes:
+        """GET with politeness and retries; raises FetchError when it gives up. With max_bytes,
+        the body is streamed and a larger one abandoned (TooLarge) without reading the rest."""
         last_error = "no attempt"
         for attempt in range(self.max_retries + 1):
             self.wait_turn(url)
             self.requests_made += 1
             pause = None
             try:
-                response = self.session.get(url, timeout=self.timeout)
+                response = self.session.get(url, timeout=self.timeout, stream=bool(max_bytes))
+                if response.status_code == 200 and max_bytes:
+                    return _read_capped(response, max_bytes)
             except requests.Timeout:
                 last_error = f"timed out after {self.timeout:g}s"
             except requests.ConnectionError as exc:
@@ -144,8 +151,10 @@ class PoliteClient:
                 if response.status_code == 200:
                     return response.content
                 last_error = f"HTTP {response.status_code} from {urlsplit(url).hostname}"
+                body = b"" if max_bytes else response.content
+                response.close()  # an unread streamed body would hold the one connection
                 if response.status_code not in RETRY_STATUSES:
-                    raise FetchError(last_error, response.status_code, response.content)
+                    raise FetchError(last_error, response.status_code, body)
                 pause = retry_after_seconds(response.headers.get("Retry-After"), self.clock)
             if attempt == self.max_retries:
                 break
@@ -168,6 +177,20 @@ def get_parsed(client: PoliteClient, url: str, parse, retry_on: tuple[type[Excep
             log.warning("%s; retrying", exc)
             client.clock.sleep(client.backoff_for(attempt))
     raise AssertionError("unreachable")
+
+
+def _read_capped(response: requests.Response, max_bytes: int) -> bytes:
+    """The body of a streamed response, or TooLarge as soon as it passes max_bytes."""
+    with response:
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise TooLarge(f"{int(declared):,} bytes, more than the {max_bytes:,} allowed", 200)
+        body = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            body += chunk
+            if len(body) > max_bytes:
+                raise TooLarge(f"more than the {max_bytes:,} bytes allowed", 200)
+        return bytes(body)
 
 
 def _reason(exc: Exception) -> str:

@@ -19,11 +19,12 @@ from sanity.web import (
     papers,
     searches,
     security,
+    thumbs,
 )
 from sanity.web.declare import Api
 from sanity.web.fields import MAX_ID
 
-BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp]
+BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp, thumbs.bp]
 # Declared with flask-smorest: validated by their schemas, described at /api/openapi.json.
 API_BLUEPRINTS = [api.bp, api_tags.bp, api_export.bp, searches.api_bp]
 

@@ -19,6 +19,7 @@ from sanity.web.args import TagPageArgs
 from sanity.web.declare import parser
 from sanity.web.listing import per_page
 from sanity.web.papers import current_viewer, tags_by_paper
+from sanity.web.thumbs import note_thumbnails
 
 bp = Blueprint("pages", __name__)
 
@@ -56,6 +57,7 @@ def tag(name: str):
     )
     listing = db.paginate(query, page=page, per_page=per_page(), error_out=False)
     counts = current_viewer().tags.get(found.name, {"positive": [], "negative": []})
+    note_thumbnails(listing.items)
     return render_template(
         "tag.html",
         tag=found,

