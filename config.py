@@ -89,6 +89,13 @@ class Config:
     SIMILAR_AUTHOR_SCALE: float = 0.3  # shared authors' share in similarity, relative to models
     SVM_C: float = 0.1
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
+    # The opt-in semantic layer: a sentence-transformers model directory ("" = off), how much
+    # the embeddings weigh beside the words in recommendations and similar papers (tuned with
+    # bench/quality.py --semantic), and the BLAS threads of an embedding run.
+    SEMANTIC_MODEL: str = ""
+    SEMANTIC_WEIGHT: float = 1.0
+    SEMANTIC_SIMILAR_WEIGHT: float = 1.0
+    SEMANTIC_THREADS: int = 1
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000
 

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from sanity.db import db
-from sanity.engine import ranking
+from sanity.engine import embeddings, hybrid, ranking
 from sanity.engine.authors import scale_authors
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import store_for
@@ -36,6 +36,7 @@ class Result:
 
     papers: list[tuple[Paper, float]] = field(default_factory=list)
     words: list[dict] | None = None
+    meaning: frozenset[str] = frozenset()  # ids found similar by meaning more than by words
 
 
 class Seeds(Protocol):
@@ -102,6 +103,12 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     f = current()
     own = f.index.get(paper.id)
     allowed = allowed_rows(f, filters, [own] if own is not None else [])
+    e = embeddings.current()
+    if e is not None:  # the semantic layer: words, authors and meaning together
+        scale = float(current_app.config["SIMILAR_AUTHOR_SCALE"])
+        query = scale_authors(paper_vector(f, paper), len(f.vocabulary), scale)
+        row = e.index.get(paper.id)
+        return _hybrid_similar(f, e, query, None if row is None else e.vectors[row], limit, allowed)
     if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
         ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
     else:
@@ -114,8 +121,52 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
 def similar_to_text(text: str, limit: int) -> Result:
     """Papers most similar to a pasted abstract."""
     f = current()
+    e = embeddings.current()
+    if e is not None:
+        meaning = embeddings.runtime().encode([text])[0]
+        return _hybrid_similar(f, e, f.vectorize([text]), meaning, limit, None)
     ranked = ranking.cosine(f.X, f.vectorize([text]), limit, columns=f.columns)
     return Result(_papers(f, ranked))
+
+
+_aligned: dict[tuple[str, str], np.ndarray] = {}
+
+
+def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
+    """Each feature row's embedding row (-1: none yet), computed once per pair of builds."""
+    key = (f.build_id, e.build_id)
+    if key not in _aligned:
+        _aligned.clear()
+        _aligned[key] = hybrid.aligned(f.ids, e.index)
+    return _aligned[key]
+
+
+def _hybrid_similar(f, e, query, meaning, limit: int, allowed) -> Result:
+    weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
+    rows = aligned_rows(f, e)
+    total, part = hybrid.similar_parts(f.X, e.vectors, rows, weight, query, meaning, f.columns)
+    ranked = ranking.top_k(total, limit, allowed)
+    by_meaning = {f.ids[r] for r in ranked.rows if part[r] > total[r] - part[r]}
+    return Result(_papers(f, ranked), meaning=frozenset(by_meaning))
+
+
+def search_by_meaning(text: str, filters: Filters, page: int, per_page: int, cap: int):
+    """Papers nearest in meaning to a sentence, within `filters`: ([(paper, score)], total)."""
+    f, e = current(), embeddings.current()
+    if e is None:
+        return [], 0
+    rows = aligned_rows(f, e)
+    allowed = np.zeros(e.n, dtype=bool)
+    inside = allowed_rows(f, filters) & (rows >= 0)
+    allowed[rows[inside]] = True
+    v = embeddings.runtime().encode([text])[0]
+    ranked = hybrid.by_meaning(e.vectors, v, min(cap, page * per_page), allowed)
+    start = (page - 1) * per_page
+    ids = [e.ids[r] for r in ranked.rows[start:]]
+    found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
+    papers = [(found[pid], round(float(s), 6)) for pid, s in
+              zip(ids, ranked.scores[start:], strict=True) if pid in found]  # fmt: skip
+    return papers, min(cap, int(allowed.sum()))
 
 
 class _Cache:
@@ -168,8 +219,17 @@ def recommend(
     hour = None if since is None else int(since.timestamp()) // 3600
     seeds_key = (tuple(sorted(pos)), tuple(sorted(neg)), tuple(sorted(hidden)))
     filters_key = (hour, filters.category, tuple(sorted(filters.exclude)))
-    key = (f.build_id, seeds_key, filters_key, C, include_tagged, limit)
+    e = embeddings.current()
+    key = (f.build_id, e and e.build_id, seeds_key, filters_key, C, include_tagged, limit)
     ranked = _cache.get(key)
+    if ranked is None and e is not None:  # the semantic layer: meaning beside the words
+        exclude = hidden if include_tagged else pos + neg + hidden
+        ranked = hybrid.svm(
+            f.X, e.vectors, aligned_rows(f, e), float(cfg["SEMANTIC_WEIGHT"]),
+            np.array(pos), np.array(neg), k=limit, C=C, n_sampled=int(cfg["SVM_NEGATIVES"]),
+            allowed=allowed_rows(f, filters, exclude), vocabulary=f.terms,
+        )  # fmt: skip
+        _cache.put(key, ranked)
     if ranked is None:
         exclude = hidden if include_tagged else pos + neg + hidden
         ranked = ranking.svm(

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sanity import engine
 from sanity.accounts.tags import TagDict, UnknownTag, tagged_ids, training_sets, user_tags
 from sanity.db import db
+from sanity.engine import embeddings
 from sanity.engine.search import Slice, search
 from sanity.models import Paper
 from sanity.papers import Filters, get_paper, papers_select
@@ -246,12 +247,26 @@ def list_tags(out: Listing, filters: Filters) -> Page | None:
     return _sliced(result.papers, args)
 
 
+def list_semantic(out: Listing, filters: Filters) -> Page | None:
+    """Papers nearest in meaning to the query sentence (the semantic layer)."""
+    args, cfg = out.args, current_app.config
+    if not embeddings.enabled():
+        abort(400, "rank semantic: the semantic layer is off (SEMANTIC_MODEL is not set)")
+    if not args.q:
+        out.notice = "Type a sentence into the search box to find papers by meaning."
+        return list_time(out, filters)
+    cap = int(cfg["SEARCH_TOTAL_CAP"])
+    results, total = engine.search_by_meaning(args.q, filters, args.page, per_page(), cap)
+    return Page(results, args.page, per_page(), total, capped=total >= cap)
+
+
 MODES = {
     "time": list_time,
     "random": list_time,
     "search": list_search,
     "similar": list_similar,
     "tags": list_tags,
+    "semantic": list_semantic,
 }
 
 
@@ -265,7 +280,7 @@ def run(args: ListArgs, viewer: Viewer, now: datetime) -> Listing:
         filters = Filters(days=days, now=now, category=args.category or None, exclude=hidden)
         found = mode(out, filters)
         if found is not None and found.total == 0 and days is not None:
-            what = "results" if args.rank in ("search", "similar", "tags") else "papers"
+            what = "results" if args.rank in ("search", "similar", "tags", "semantic") else "papers"
             instead = "results from any time" if what == "results" else "the newest papers"
             out.notice = f"No {what} {args.window_phrase}. Showing {instead} instead."
             found = mode(out, filters.but(days=None))
