@@ -19,7 +19,14 @@ cosine for similar), and words + an author block at several weights and C (the r
 `ranking.svm` and `ranking.cosine` as `sanity.engine.recommend` calls them). ms = median per
 request (training + scoring).
 
+With `--semantic MODEL_DIR` (a sentence-transformers model directory, e.g. all-MiniLM-L6-v2,
+and the `semantic` extra installed) the papers' title + abstract are embedded once (kept in
+`--semantic-cache`, resumable) and the hybrid methods of the semantic layer are scored too:
+`hybrid.svm` / `hybrid.similar` on words + authors + SEMANTIC_WEIGHT x embedding, as
+`sanity.engine.recommend` calls them with the layer on, and the embedding alone.
+
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
+     [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
 Prints numbers; asserts nothing.
 """
 
@@ -34,7 +41,7 @@ import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity.engine import features, ranking, store
+from sanity.engine import features, hybrid, ranking, store
 from sanity.engine.authors import NameCounter, combine, scale_authors
 from sanity.engine.features import Doc, Params
 
@@ -228,6 +235,23 @@ def svm_method(name: str, X, C: float, offset: int = 0, scale: float = 1.0) -> M
     return Method(name, recommend, similar)
 
 
+def hybrid_method(name: str, X, E, weight: float, C: float, offset: int, scale: float) -> Method:
+    """The semantic layer's recommend and similar paths (words + authors + weight x E)."""
+    n = X.shape[0]
+    rows = np.arange(n)
+
+    def recommend(pos, neg):
+        got = hybrid.svm(X, E, rows, weight, np.array(pos), np.array(neg, dtype=np.int64), k=K,
+                         C=C, n_sampled=SAMPLED, allowed=_without(n, pos + neg))  # fmt: skip
+        return got.rows
+
+    def similar(seed):
+        query = scale_authors(X[seed], offset, scale) if offset else X[seed]
+        return hybrid.similar(X, E, rows, weight, query, E[seed], K, _without(n, [seed])).rows
+
+    return Method(name, recommend, similar)
+
+
 def classic_method(X) -> Method:
     def recommend(pos, neg):  # lite has no negatives: "not interested" is not a thing there
         scores = classic_svm_scores(X, pos)
@@ -265,6 +289,10 @@ def main() -> None:
     parser.add_argument("--cache", help="keep the words-only build here between runs")
     parser.add_argument("--similar-scales", type=float, nargs="+", default=[1.0, 0.5])
     parser.add_argument("--skip-classic", action="store_true")
+    parser.add_argument("--semantic", metavar="MODEL_DIR", help="also score the semantic layer")
+    parser.add_argument("--semantic-weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
+    parser.add_argument("--semantic-author-weight", type=float, default=0.6)
     parser.add_argument(
         "--author-words",
         choices=["yes", "no", "both"],
@@ -325,6 +353,19 @@ def main() -> None:
                     method = svm_method("new", X, C, len(built.vocabulary), sc)
                     got = method.run(tasks, sims)
                     print_row(f"authors w={w} C={C} s={sc:g}{suffix}", got)
+    if args.semantic:
+        from semantic_cache import embed_records  # optional: needs the `semantic` extra
+
+        E = embed_records(args.semantic, records, args.semantic_cache)
+        X = combine(words.X, block, args.semantic_author_weight)
+        offset = len(words.vocabulary)
+        only = hybrid_method("meaning only", words.X[:, :0], E, 1.0, 0.1, 0, 1.0)
+        print_row("embedding alone", only.run(tasks, sims))
+        for sw in args.semantic_weights:
+            for C in args.C:
+                method = hybrid_method("hybrid", X, E, sw, C, offset, 0.3)
+                got = method.run(tasks, sims)
+                print_row(f"semantic sw={sw:g} a={args.semantic_author_weight:g} C={C}", got)
 
 
 if __name__ == "__main__":
