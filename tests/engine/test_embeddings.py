@@ -90,3 +90,24 @@ def test_a_new_build_is_swapped_in(semantic_app):
     embeddings.embed_missing()
     store._checked = 0.0
     assert store.get().n == first.n + 3
+
+
+def test_the_embed_and_compute_commands(app, runner, tmp_path, monkeypatch):
+    """`sanity embed` refuses with exit 2 while the layer is off; on, it embeds the missing
+    papers, and `sanity compute` embeds those that came after."""
+    monkeypatch.setattr("os.nice", lambda n: 0)  # the test process keeps its priority
+    topical_papers(2)
+    off = runner.invoke(args=["embed"])
+    assert off.exit_code == 2 and "SEMANTIC_MODEL" in off.output
+    app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "model"))
+    embeddings._models.clear()
+    done = runner.invoke(args=["embed"])
+    assert done.exit_code == 0 and "embedded 6 papers" in done.output
+    topical_papers(1, start=app.extensions["sanity.clock"].now())
+    computed = runner.invoke(args=["compute"])
+    assert computed.exit_code == 0 and "embedded 3 papers" in computed.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    app.config["SEMANTIC_MODEL"] = str(broken)
+    bad = runner.invoke(args=["embed"])
+    assert bad.exit_code == 1 and "config.json" in bad.output
