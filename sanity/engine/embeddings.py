@@ -61,7 +61,10 @@ def runtime(path: str | None = None):
     path = path or str(current_app.config.get("SEMANTIC_MODEL") or "").strip()
     if not path:
         raise SemanticOff("the semantic layer is off: set SEMANTIC_MODEL")
-    from sanity.engine import semantic  # optional: the `semantic` extra, only with the layer on
+    try:
+        from sanity.engine import semantic  # optional: the `semantic` extra, only when on
+    except ImportError as exc:
+        raise ModelProblem(f"{exc.name} is missing: pip install 'sanity[semantic]'") from None
 
     with _models_lock:
         if path not in _models:

@@ -115,7 +115,11 @@ def anonymous_ranking_limit():
 @anonymous_ranking_limit()
 def similar_text(text: str, limit: int):
     """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
-    return jsonify(ranked_list(engine.similar_to_text(text, limit)))
+    try:
+        return jsonify(ranked_list(engine.similar_to_text(text, limit)))
+    except embeddings.ModelProblem as exc:
+        log.error("similar text: %s", exc)
+        abort(503, "the semantic model cannot be loaded: see the server log")
 
 
 @bp.route("/recommend")

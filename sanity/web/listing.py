@@ -256,7 +256,10 @@ def list_semantic(out: Listing, filters: Filters) -> Page | None:
         out.notice = "Type a sentence into the search box to find papers by meaning."
         return list_time(out, filters)
     cap = int(cfg["SEARCH_TOTAL_CAP"])
-    results, total = engine.search_by_meaning(args.q, filters, args.page, per_page(), cap)
+    try:
+        results, total = engine.search_by_meaning(args.q, filters, args.page, per_page(), cap)
+    except embeddings.ModelProblem:
+        abort(503, "the semantic model cannot be loaded: see the server log")
     return Page(results, args.page, per_page(), total, capped=total >= cap)
 
 

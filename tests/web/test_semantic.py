@@ -117,3 +117,18 @@ def test_the_layer_off_imports_nothing_extra(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_broken_model_is_a_503_not_a_500(app, client, topics, tmp_path):
+    """Embeddings exist but the model directory went away: searching by meaning and pasted
+    text answer 503 with a clear message; rankings from stored vectors still work."""
+    model = write_model(tmp_path / "model")
+    turn_on(app, model)
+    (model / "model.safetensors").unlink()
+    embeddings._models.clear()
+    response = client.get("/api/search?q=graphs&mode=semantic")
+    assert response.status_code == 503 and "semantic model" in response.get_json()["error"]
+    assert client.post("/api/similar", json={"text": "graphs"}).status_code == 503
+    assert client.get("/?q=graphs&rank=semantic").status_code == 503
+    seeds = ",".join(topics["graphs"][:2])
+    assert client.get(f"/api/recommend?ids={seeds}").status_code == 200
