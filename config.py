@@ -99,6 +99,14 @@ class Config:
     SIMILAR_CATEGORY_WEIGHT: float = 0.02  # added for the same primary category
     SVM_C: float = 0.1
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
+    # The opt-in semantic layer: a sentence-transformers model directory ("" = off), how much
+    # the embeddings weigh beside the words in recommendations and similar papers (0.5: the
+    # best of 0.5/1/2 in bench/quality.py --semantic on a 3,000-paper sample only), and the
+    # BLAS threads of an embedding run.
+    SEMANTIC_MODEL: str = ""
+    SEMANTIC_WEIGHT: float = 0.5
+    SEMANTIC_SIMILAR_WEIGHT: float = 0.5
+    SEMANTIC_THREADS: int = 1
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000
 

@@ -20,7 +20,14 @@ cosine for similar), and words + an author block at several weights and C (the r
 `sa` x shared authors' cosine + `sc` for the same primary category). ms = median per
 request (training + scoring).
 
+With `--semantic MODEL_DIR` (a sentence-transformers model directory, e.g. all-MiniLM-L6-v2,
+and the `semantic` extra installed) the papers' title + abstract are embedded once (kept in
+`--semantic-cache`, resumable) and the hybrid methods of the semantic layer are scored too:
+`hybrid.svm` / `hybrid.similar` on words + authors + SEMANTIC_WEIGHT x embedding, as
+`sanity.engine.recommend` calls them with the layer on, and the embedding alone.
+
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
+     [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
 Prints numbers; asserts nothing.
 """
 
@@ -35,7 +42,7 @@ import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity.engine import features, ranking, store
+from sanity.engine import features, hybrid, ranking, store
 from sanity.engine.authors import NameCounter, combine
 from sanity.engine.features import Doc, Params
 
@@ -250,6 +257,31 @@ def primary_masks(records: list[dict]):
     return mask
 
 
+def hybrid_method(name: str, X, E, weight: float, C: float, similar_args: dict) -> Method:
+    """The semantic layer's recommend and similar paths (words + authors + weight x E)."""
+    n = X.shape[0]
+    rows = np.arange(n)
+    split = similar_args["split"]
+    A = X[:, split:]
+    norms = np.sqrt(np.asarray(A.multiply(A).sum(axis=1)).ravel()) if A.shape[1] else None
+
+    def recommend(pos, neg):
+        got = hybrid.svm(X, E, rows, weight, np.array(pos), np.array(neg, dtype=np.int64), k=K,
+                         C=C, n_sampled=SAMPLED, allowed=_without(n, pos + neg))  # fmt: skip
+        return got.rows
+
+    def similar(seed):
+        a = similar_args
+        bonus = a["category"] * a["primary"](seed) if a["category"] else None
+        scores = ranking.similar_scores(X, X[seed], split=split, author_norms=norms,
+                                        author_weight=a["author"], bonus=bonus)  # fmt: skip
+        part = hybrid.meaning_part(E, rows, weight, E[seed])
+        total = part if scores is None else scores + part
+        return ranking.top_k(total, K, _without(n, [seed])).rows
+
+    return Method(name, recommend, similar)
+
+
 def classic_method(X) -> Method:
     def recommend(pos, neg):  # lite has no negatives: "not interested" is not a thing there
         scores = classic_svm_scores(X, pos)
@@ -288,6 +320,10 @@ def main() -> None:
     parser.add_argument("--similar-authors", type=float, nargs="+", default=[0.2])
     parser.add_argument("--similar-categories", type=float, nargs="+", default=[0.02])
     parser.add_argument("--skip-classic", action="store_true")
+    parser.add_argument("--semantic", metavar="MODEL_DIR", help="also score the semantic layer")
+    parser.add_argument("--semantic-weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
+    parser.add_argument("--semantic-author-weight", type=float, default=0.6)
     parser.add_argument(
         "--author-words",
         choices=["yes", "no", "both"],
@@ -352,6 +388,21 @@ def main() -> None:
                         method = svm_method("new", X, C, similar_args)
                         got = method.run(tasks, sims)
                         print_row(f"w={w} C={C} sa={sa:g} sc={sc:g}{suffix}", got)
+    if args.semantic:
+        from semantic_cache import embed_records  # optional: needs the `semantic` extra
+
+        E = embed_records(args.semantic, records, args.semantic_cache)
+        X = combine(words.X, block, args.semantic_author_weight)
+        similar_args = {"split": len(words.vocabulary), "author": args.similar_authors[0],
+                        "category": args.similar_categories[0], "primary": primary}  # fmt: skip
+        alone = {**similar_args, "split": 0, "author": 0.0, "category": 0.0}
+        only = hybrid_method("meaning only", words.X[:, :0], E, 1.0, 0.1, alone)
+        print_row("embedding alone", only.run(tasks, sims))
+        for sw in args.semantic_weights:
+            for C in args.C:
+                method = hybrid_method("hybrid", X, E, sw, C, similar_args)
+                got = method.run(tasks, sims)
+                print_row(f"semantic sw={sw:g} a={args.semantic_author_weight:g} C={C}", got)
 
 
 if __name__ == "__main__":

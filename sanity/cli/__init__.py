@@ -11,6 +11,7 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 from sanity import create_app
+from sanity.cli.embed import embed_command
 from sanity.cli.jobs import (
     compute_command,
     crawl_command,
@@ -29,6 +30,7 @@ COMMANDS = [
     import_command,
     import_lite_command,
     compute_command,
+    embed_command,
     digest_command,
     thumbnails_command,
     serve_command,

@@ -15,8 +15,9 @@ import zlib
 import click
 
 from sanity.cli.common import InputError, needs_database, setup_logging, warn
+from sanity.cli.embed import run_embeddings
 from sanity.cli.progress import Progress
-from sanity.engine import jobs
+from sanity.engine import embeddings, jobs
 from sanity.ingest.crawler import crawl
 from sanity.ingest.harvest import harvest
 from sanity.ingest.snapshot import import_snapshot, open_snapshot
@@ -139,10 +140,14 @@ def compute_command(update: bool) -> None:
     try:
         if update:
             click.echo(jobs.update())
-            return
-        built = _full_build()
+        else:
+            built = _full_build()
     except OSError as exc:  # disk full, permissions: the previous build stays in place
         raise click.ClickException(f"could not write features: {exc}") from None
+    if embeddings.enabled():
+        run_embeddings()  # the semantic layer: only papers new or changed since its last run
+    if update:
+        return
     if built is None:
         click.echo("no papers yet: search index rebuilt, no features to build")
     else:

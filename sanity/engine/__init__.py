@@ -11,6 +11,7 @@ from sanity.engine.recommend import (
     current,
     paper_words,
     recommend,
+    search_by_meaning,
     similar_to_paper,
     similar_to_text,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "current",
     "paper_words",
     "recommend",
+    "search_by_meaning",
     "similar_to_paper",
     "similar_to_text",
 ]

@@ -79,22 +79,39 @@ def similar(
     its words nor counts for more than `author_weight`. `author_norms` holds each row's
     author-part norm (rows are unit vectors, so the words' norm is the rest).
     """
-    q = np.asarray(query[:1].toarray()).ravel().astype(np.float32)
-    words = _unit_dot(X, columns, q, 0, split)
-    if words is None:
+    score = similar_scores(X, query, split=split, columns=columns, author_norms=author_norms,
+                           author_weight=author_weight, bonus=bonus)  # fmt: skip
+    if score is None:
         return top_k(np.zeros(X.shape[0]), 0)
-    if author_norms is None:
-        return top_k(words, k, allowed)
-    author_norms = np.asarray(author_norms, dtype=np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        word_norms = np.sqrt(np.clip(1.0 - author_norms**2, 0.0, 1.0))
-        score = np.where(word_norms > 0, words / word_norms, 0.0)
-        shared = _unit_dot(X, columns, q, split, len(q)) if author_weight > 0 else None
-        if shared is not None:
-            score += author_weight * np.where(author_norms > 0, shared / author_norms, 0.0)
+    return top_k(score, k, allowed)
+
+
+def similar_scores(
+    X: sp.csr_matrix,
+    query: sp.spmatrix,
+    *,
+    split: int,
+    columns: sp.csr_matrix | None = None,
+    author_norms: np.ndarray | None = None,
+    author_weight: float = 0.0,
+    bonus: np.ndarray | None = None,
+) -> np.ndarray | None:
+    """Every row's score for `similar` (None when the query has no words)."""
+    q = np.asarray(query[:1].toarray()).ravel().astype(np.float32)
+    score = _unit_dot(X, columns, q, 0, split)
+    if score is None:
+        return None
+    if author_norms is not None:
+        author_norms = np.asarray(author_norms, dtype=np.float32)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            word_norms = np.sqrt(np.clip(1.0 - author_norms**2, 0.0, 1.0))
+            score = np.where(word_norms > 0, score / word_norms, 0.0)
+            shared = _unit_dot(X, columns, q, split, len(q)) if author_weight > 0 else None
+            if shared is not None:
+                score += author_weight * np.where(author_norms > 0, shared / author_norms, 0.0)
     if bonus is not None:
         score += np.where(score > 0, bonus, 0.0)
-    return top_k(score, k, allowed)
+    return score
 
 
 def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
@@ -111,7 +128,7 @@ def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
     return np.asarray(X[:, terms] @ values).ravel()
 
 
-def _fit_svm(X_train, y, C: float) -> LinearSVC:
+def fit_svm(X_train, y, C: float) -> LinearSVC:
     model = LinearSVC(C=C, class_weight="balanced", tol=1e-4, max_iter=2000, dual="auto")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -143,12 +160,31 @@ def svm(
 ) -> Ranking:
     """Rank by a class-balanced linear SVM: positives vs explicit negatives plus a sample of the
     rest. Training costs O(positives + negatives + n_sampled), scoring one sparse mat-vec."""
+    n = X.shape[0]
+    positives, neg_rows = training_rows(n, positives, negatives, n_sampled, seed)
+    if len(positives) == 0:
+        return top_k(np.zeros(n), 0)
+    if len(neg_rows) == 0:  # nothing to contrast with: fall back to similarity
+        return cosine(X, X[positives], k, allowed)
+    train = sp.vstack([X[positives], X[neg_rows]], format="csr")
+    y = np.concatenate([np.ones(len(positives)), np.zeros(len(neg_rows))])
+    model = fit_svm(train, y, C)
+    w = model.coef_.ravel().astype(np.float32)
+    scores = X @ w + float(model.intercept_[0])
+    ranking = top_k(scores, k, allowed)
+    ranking.words = explain(w, vocabulary or [], n_words) if vocabulary else None
+    return ranking
+
+
+def training_rows(
+    n: int, positives, negatives=None, n_sampled: int = 3000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(positive rows, negative rows): the explicit negatives plus a seeded sample of the rest."""
     positives = np.unique(np.asarray(positives, dtype=np.int64))
     negatives = np.unique(np.asarray(negatives if negatives is not None else [], dtype=np.int64))
     negatives = np.setdiff1d(negatives, positives)
-    n = X.shape[0]
     if len(positives) == 0:
-        return top_k(np.zeros(n), 0)
+        return positives, negatives
     rng = np.random.default_rng(seed)
     pool = n - len(positives) - len(negatives)
     if pool > 0 and n_sampled > 0:
@@ -159,23 +195,13 @@ def svm(
         sampled = draw[~taken][:n_sampled]
     else:
         sampled = np.array([], dtype=np.int64)
-    neg_rows = np.concatenate([negatives, sampled]).astype(np.int64)
-    if len(neg_rows) == 0:  # nothing to contrast with: fall back to similarity
-        return cosine(X, X[positives], k, allowed)
-    train = sp.vstack([X[positives], X[neg_rows]], format="csr")
-    y = np.concatenate([np.ones(len(positives)), np.zeros(len(neg_rows))])
-    model = _fit_svm(train, y, C)
-    w = model.coef_.ravel().astype(np.float32)
-    scores = X @ w + float(model.intercept_[0])
-    ranking = top_k(scores, k, allowed)
-    ranking.words = explain(w, vocabulary or [], n_words) if vocabulary else None
-    return ranking
+    return positives, np.concatenate([negatives, sampled]).astype(np.int64)
 
 
 def exemplar_svm(X: sp.csr_matrix, row: int, k: int, C: float = 0.01, allowed=None) -> Ranking:
     """arxiv-sanity-lite's "similar": one positive against every other paper."""
     y = np.zeros(X.shape[0])
     y[row] = 1
-    model = _fit_svm(X, y, C)
+    model = fit_svm(X, y, C)
     scores = X @ model.coef_.ravel() + float(model.intercept_[0])
     return top_k(scores, k, allowed)

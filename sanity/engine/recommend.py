@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from sanity.db import db
-from sanity.engine import ranking
+from sanity.engine import embeddings, hybrid, ranking
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import store_for
 from sanity.models import Paper
@@ -35,6 +35,7 @@ class Result:
 
     papers: list[tuple[Paper, float]] = field(default_factory=list)
     words: list[dict] | None = None
+    meaning: frozenset[str] = frozenset()  # ids found similar by meaning more than by words
 
 
 class Seeds(Protocol):
@@ -101,36 +102,88 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     f = current()
     own = f.index.get(paper.id)
     allowed = allowed_rows(f, filters, [own] if own is not None else [])
-    if current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
-        ranked = ranking.exemplar_svm(f.X, own, limit, allowed=allowed)
-    else:
-        cfg = current_app.config
-        primary = paper.category_list[:1]
-        weight = float(cfg["SIMILAR_CATEGORY_WEIGHT"])
-        bonus = weight * f.primary_mask(primary[0]) if primary and weight > 0 else None
-        ranked = _similar(f, paper_vector(f, paper), limit, allowed, bonus)
-    return Result(_papers(f, ranked))
+    e = embeddings.current()
+    if e is None and current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
+        return Result(_papers(f, ranking.exemplar_svm(f.X, own, limit, allowed=allowed)))
+    primary = paper.category_list[:1]
+    weight = float(current_app.config["SIMILAR_CATEGORY_WEIGHT"])
+    bonus = weight * f.primary_mask(primary[0]) if primary and weight > 0 else None
+    scores = _similar_scores(f, paper_vector(f, paper), bonus)
+    if e is not None:  # the semantic layer: words, authors and meaning together
+        row = e.index.get(paper.id)
+        meaning = None if row is None else e.vectors[row]
+        return _hybrid_similar(f, e, scores, meaning, limit, allowed)
+    return Result(_papers(f, _top(f, scores, limit, allowed)))
 
 
 def similar_to_text(text: str, limit: int) -> Result:
     """Papers most similar to a pasted abstract."""
     f = current()
-    return Result(_papers(f, _similar(f, f.vectorize([text]), limit)))
+    scores = _similar_scores(f, f.vectorize([text]))
+    e = embeddings.current()
+    if e is not None:
+        meaning = embeddings.runtime().encode([text])[0]
+        return _hybrid_similar(f, e, scores, meaning, limit, None)
+    return Result(_papers(f, _top(f, scores, limit)))
 
 
-def _similar(f: Features, query, limit: int, allowed=None, bonus=None) -> ranking.Ranking:
+def _similar_scores(f: Features, query, bonus=None) -> np.ndarray | None:
     """Words' cosine + SIMILAR_AUTHOR_WEIGHT x shared authors' cosine (+ a category bonus)."""
-    return ranking.similar(
+    return ranking.similar_scores(
         f.X,
         query,
-        limit,
         split=len(f.vocabulary),
-        allowed=allowed,
         columns=f.columns,
         author_norms=f.author_norms if len(f.authors) else None,
         author_weight=float(current_app.config["SIMILAR_AUTHOR_WEIGHT"]),
         bonus=bonus,
     )
+
+
+def _top(f: Features, scores: np.ndarray | None, limit: int, allowed=None) -> ranking.Ranking:
+    if scores is None:
+        return ranking.top_k(np.zeros(f.n), 0)
+    return ranking.top_k(scores, limit, allowed)
+
+
+_aligned: dict[tuple[str, str], np.ndarray] = {}
+
+
+def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
+    """Each feature row's embedding row (-1: none yet), computed once per pair of builds."""
+    key = (f.build_id, e.build_id)
+    if key not in _aligned:
+        _aligned.clear()
+        _aligned[key] = hybrid.aligned(f.ids, e.index)
+    return _aligned[key]
+
+
+def _hybrid_similar(f, e, scores, meaning, limit: int, allowed) -> Result:
+    weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
+    part = hybrid.meaning_part(e.vectors, aligned_rows(f, e), weight, meaning)
+    total = part if scores is None else scores + part
+    ranked = ranking.top_k(total, limit, allowed)
+    by_meaning = {f.ids[r] for r in ranked.rows if part[r] > total[r] - part[r]}
+    return Result(_papers(f, ranked), meaning=frozenset(by_meaning))
+
+
+def search_by_meaning(text: str, filters: Filters, page: int, per_page: int, cap: int):
+    """Papers nearest in meaning to a sentence, within `filters`: ([(paper, score)], total)."""
+    f, e = current(), embeddings.current()
+    if e is None:
+        return [], 0
+    rows = aligned_rows(f, e)
+    allowed = np.zeros(e.n, dtype=bool)
+    inside = allowed_rows(f, filters) & (rows >= 0)
+    allowed[rows[inside]] = True
+    v = embeddings.runtime().encode([text])[0]
+    ranked = hybrid.by_meaning(e.vectors, v, min(cap, page * per_page), allowed)
+    start = (page - 1) * per_page
+    ids = [e.ids[r] for r in ranked.rows[start:]]
+    found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
+    papers = [(found[pid], round(float(s), 6)) for pid, s in
+              zip(ids, ranked.scores[start:], strict=True) if pid in found]  # fmt: skip
+    return papers, min(cap, int(allowed.sum()))
 
 
 class _Cache:
@@ -183,8 +236,17 @@ def recommend(
     hour = None if since is None else int(since.timestamp()) // 3600
     seeds_key = (tuple(sorted(pos)), tuple(sorted(neg)), tuple(sorted(hidden)))
     filters_key = (hour, filters.category, tuple(sorted(filters.exclude)))
-    key = (f.build_id, seeds_key, filters_key, C, include_tagged, limit)
+    e = embeddings.current()
+    key = (f.build_id, e and e.build_id, seeds_key, filters_key, C, include_tagged, limit)
     ranked = _cache.get(key)
+    if ranked is None and e is not None:  # the semantic layer: meaning beside the words
+        exclude = hidden if include_tagged else pos + neg + hidden
+        ranked = hybrid.svm(
+            f.X, e.vectors, aligned_rows(f, e), float(cfg["SEMANTIC_WEIGHT"]),
+            np.array(pos), np.array(neg), k=limit, C=C, n_sampled=int(cfg["SVM_NEGATIVES"]),
+            allowed=allowed_rows(f, filters, exclude), vocabulary=f.terms,
+        )  # fmt: skip
+        _cache.put(key, ranked)
     if ranked is None:
         exclude = hidden if include_tagged else pos + neg + hidden
         ranked = ranking.svm(

@@ -7,6 +7,7 @@ from flask_compress import Compress
 from flask_login import current_user
 from werkzeug.routing import IntegerConverter
 
+from sanity.engine import embeddings
 from sanity.web import (
     account_mail,
     api,
@@ -63,6 +64,7 @@ def init_app(app: Flask) -> None:
     init_api(app)
     app.jinja_env.globals["feed_links"] = feeds.feed_links
     app.jinja_env.globals["unique_id"] = unique_id
+    app.jinja_env.globals["semantic_on"] = embeddings.enabled
 
 
 def compress_unless_secret(response):

@@ -12,6 +12,7 @@ from sanity import engine
 from sanity.accounts.popular import popular_page
 from sanity.accounts.tags import TrainingSets, UnknownTag, training_sets, user_tags
 from sanity.db import db
+from sanity.engine import embeddings
 from sanity.engine.search import Slice, search
 from sanity.papers import Filters, get_paper, paper_dict, papers_select, stats_dict
 from sanity.query import QueryError, parse_query
@@ -70,10 +71,13 @@ def paper(pid: str):
 
 @bp.route("/search")
 @bp.query(args.SearchArgs())
-@bp.answers(schemas.PaperList)
-def search_papers(q: str, page: int, per_page: int, days=None, category=None):
-    """Relevance-ranked keyword search; an arXiv id puts that paper first."""
+@bp.answers(schemas.PaperList, 503)
+def search_papers(q: str, page: int, per_page: int, mode: str, days=None, category=None):
+    """Relevance-ranked keyword search; an arXiv id puts that paper first. mode=semantic
+    ranks by meaning when the semantic layer is on."""
     cfg = current_app.config
+    if mode == "semantic":
+        return jsonify(_by_meaning(q, page, per_page, days, category))
     try:
         query = parse_query(q, int(cfg["SEARCH_MAX_QUERY_LENGTH"]))
     except QueryError as exc:
@@ -82,6 +86,21 @@ def search_papers(q: str, page: int, per_page: int, days=None, category=None):
     results, total = search(query, filters, Slice(page, per_page, int(cfg["SEARCH_TOTAL_CAP"])))
     papers = [paper_dict(p, score) for p, score in results]
     return jsonify(papers=papers, total=total, page=page)
+
+
+def _by_meaning(q: str, page: int, per_page: int, days, category) -> dict:
+    if not embeddings.enabled():
+        abort(400, "mode semantic: the semantic layer is off (SEMANTIC_MODEL is not set)")
+    if not q.strip():
+        abort(400, "q is required for mode semantic")
+    filters = Filters(days=days, now=get_clock().now(), category=category)
+    cap = int(current_app.config["SEARCH_TOTAL_CAP"])
+    try:
+        results, total = engine.search_by_meaning(q, filters, page, per_page, cap)
+    except embeddings.ModelProblem as exc:
+        log.error("semantic search: %s", exc)
+        abort(503, "the semantic model cannot be loaded: see the server log")
+    return {"papers": [paper_dict(p, s) for p, s in results], "total": total, "page": page}
 
 
 def anonymous_ranking_limit():
@@ -102,7 +121,11 @@ def anonymous_ranking_limit():
 @anonymous_ranking_limit()
 def similar_text(text: str, limit: int):
     """Papers most similar to a pasted abstract: {"text": "...", "limit": N}."""
-    return jsonify(ranked_list(engine.similar_to_text(text, limit)))
+    try:
+        return jsonify(ranked_list(engine.similar_to_text(text, limit)))
+    except embeddings.ModelProblem as exc:
+        log.error("similar text: %s", exc)
+        abort(503, "the semantic model cannot be loaded: see the server log")
 
 
 @bp.route("/recommend")

@@ -81,8 +81,17 @@ class PapersArgs(ApiQuerySchema):
     per_page = per_page()
 
 
+MODES = ("words", "semantic")
+
+
 class SearchArgs(ApiQuerySchema):
     q = search_words()
+    mode = Lower(
+        load_default="words",
+        validate=validate.OneOf(MODES, error="must be 'words' or 'semantic'"),
+        metadata={"description": "words: keyword relevance; semantic: by meaning (needs the "
+                  "semantic layer, SEMANTIC_MODEL; a 400 when it is off)"},
+    )  # fmt: skip
     category = Category()
     days = Days()
     page = page()
@@ -174,7 +183,7 @@ class NewSearch(BodySchema):
 
 # ---- pages and feeds ----
 
-RANKS = ("time", "search", "similar", "tags", "random", "popular")
+RANKS = ("time", "search", "similar", "tags", "random", "popular", "semantic")
 
 
 class ListArgsSchema(QuerySchema):

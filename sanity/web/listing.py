@@ -17,6 +17,7 @@ from sanity import engine
 from sanity.accounts.popular import popular_page
 from sanity.accounts.tags import TagDict, UnknownTag, tagged_ids, training_sets, user_tags
 from sanity.db import db
+from sanity.engine import embeddings
 from sanity.engine.search import Slice, search
 from sanity.models import Paper
 from sanity.papers import Filters, get_paper, papers_select
@@ -254,6 +255,22 @@ def list_tags(out: Listing, filters: Filters) -> Page | None:
     return _sliced(result.papers, args)
 
 
+def list_semantic(out: Listing, filters: Filters) -> Page | None:
+    """Papers nearest in meaning to the query sentence (the semantic layer)."""
+    args, cfg = out.args, current_app.config
+    if not embeddings.enabled():
+        abort(400, "rank semantic: the semantic layer is off (SEMANTIC_MODEL is not set)")
+    if not args.q:
+        out.notice = "Type a sentence into the search box to find papers by meaning."
+        return list_time(out, filters)
+    cap = int(cfg["SEARCH_TOTAL_CAP"])
+    try:
+        results, total = engine.search_by_meaning(args.q, filters, args.page, per_page(), cap)
+    except embeddings.ModelProblem:
+        abort(503, "the semantic model cannot be loaded: see the server log")
+    return Page(results, args.page, per_page(), total, capped=total >= cap)
+
+
 MODES = {
     "time": list_time,
     "random": list_time,
@@ -261,6 +278,7 @@ MODES = {
     "similar": list_similar,
     "tags": list_tags,
     "popular": list_popular,
+    "semantic": list_semantic,
 }
 
 
@@ -274,7 +292,8 @@ def run(args: ListArgs, viewer: Viewer, now: datetime) -> Listing:
         filters = Filters(days=days, now=now, category=args.category or None, exclude=hidden)
         found = mode(out, filters)
         if found is not None and found.total == 0 and days is not None:
-            what = "results" if args.rank in ("search", "similar", "tags", "popular") else "papers"
+            ranked = ("search", "similar", "tags", "popular", "semantic")
+            what = "results" if args.rank in ranked else "papers"
             instead = "results from any time" if what == "results" else "the newest papers"
             out.notice = f"No {what} {args.window_phrase}. Showing {instead} instead."
             found = mode(out, filters.but(days=None))

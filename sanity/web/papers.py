@@ -121,10 +121,11 @@ def paper(pid: str):
     if pid != found.id:
         return redirect(url_for(".paper", pid=found.id), 301)
     viewer = current_viewer()
-    words, similar, engine_ready = [], [], True
+    words, similar, engine_ready, by_meaning = [], [], True, frozenset()
     try:
         words = engine.paper_words(found, WORDS_ON_PAGE)
-        similar = engine.similar_to_paper(found, SIMILAR_ON_PAGE).papers
+        result = engine.similar_to_paper(found, SIMILAR_ON_PAGE)
+        similar, by_meaning = result.papers, result.meaning
     except engine.EngineUnavailable:
         engine_ready = False
     top = max((w["weight"] for w in words), default=1.0) or 1.0
@@ -135,6 +136,7 @@ def paper(pid: str):
         words=words,
         top_weight=top,
         similar=similar,
+        similar_by_meaning=by_meaning,
         engine_ready=engine_ready,
         paper_tags=tags_by_paper(viewer, [found] + [p for p, _ in similar]),
     )

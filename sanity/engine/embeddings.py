@@ -1,0 +1,355 @@
+"""The semantic layer's storage and job: sentence embeddings of title + abstract, kept beside
+the feature builds in `DATA_DIR/embeddings/<build_id>/` as a memory-mapped float16 array and
+its row -> paper id list, published by the same atomic rules (temp directory, rename, then
+`CURRENT`), and computed in resumable chunks for papers new or changed since the last run.
+
+Off unless `SEMANTIC_MODEL` names a model directory; the model runtime (`semantic`, which needs
+the optional `sanity[semantic]` extra) is imported only then, through `runtime()`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from flask import current_app
+from sqlalchemy import select
+
+from sanity.db import chunked, db
+from sanity.engine.jobs import child_env
+from sanity.engine.store import _fsync_write
+from sanity.leases import Lease
+from sanity.models import Paper
+from sanity.timeutil import as_utc, get_clock
+
+EMBEDDINGS_LOCK = "embeddings"  # one embedding run at a time
+CURRENT = "CURRENT"
+CHUNK = 256  # papers per forward pass batch written to disk: a killed run loses at most this
+PUBLISH_EVERY = 20_000  # a long first run publishes what it has this often
+
+log = logging.getLogger(__name__)
+
+
+class SemanticOff(Exception):
+    """The semantic layer is off (SEMANTIC_MODEL is empty)."""
+
+
+class ModelProblem(Exception):
+    """SEMANTIC_MODEL names no usable model (missing files, an unsupported architecture)."""
+
+
+def enabled(config=None) -> bool:
+    return bool(str((config or current_app.config).get("SEMANTIC_MODEL") or "").strip())
+
+
+_models: dict[str, object] = {}
+_models_lock = threading.Lock()
+
+
+def runtime(path: str | None = None):
+    """The model named by SEMANTIC_MODEL, loaded once per process (SemanticOff when unset)."""
+    path = path or str(current_app.config.get("SEMANTIC_MODEL") or "").strip()
+    if not path:
+        raise SemanticOff("the semantic layer is off: set SEMANTIC_MODEL")
+    try:
+        from sanity.engine import semantic  # optional: the `semantic` extra, only when on
+    except ImportError as exc:
+        raise ModelProblem(f"{exc.name} is missing: pip install 'sanity[semantic]'") from None
+
+    with _models_lock:
+        if path not in _models:
+            try:
+                threads = int(current_app.config.get("SEMANTIC_THREADS") or 1)
+                _models[path] = semantic.Model(path, threads=threads)
+            except semantic.ModelError as exc:
+                raise ModelProblem(str(exc)) from None
+        return _models[path]
+
+
+def paper_text(title: str, abstract: str) -> str:
+    """What is embedded for a paper: title and abstract (authors have their own features)."""
+    return f"{' '.join((title or '').split())}. {' '.join((abstract or '').split())}"
+
+
+# ---- storage ----
+
+
+@dataclass
+class Embeddings:
+    """One published build: `vectors[row]` (float16, l2-normalised) is the paper `ids[row]`."""
+
+    build_id: str
+    model: str  # the model's fingerprint
+    ids: list[str]
+    updated: np.ndarray  # epoch seconds of the paper version embedded, per row
+    vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.index = {pid: row for row, pid in enumerate(self.ids)}
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def root_dir(data_dir: str | os.PathLike) -> Path:
+    return Path(data_dir) / "embeddings"
+
+
+def save(emb: Embeddings, data_dir: str | os.PathLike) -> Path:
+    """Write a build to a temp directory, rename it into place, then switch CURRENT to it."""
+    root = root_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    final, tmp = root / emb.build_id, root / f".{emb.build_id}.tmp-{os.getpid()}"
+    try:
+        tmp.mkdir()
+        np.save(tmp / "vectors.npy", np.asarray(emb.vectors, dtype=np.float16))
+        np.save(tmp / "updated.npy", np.asarray(emb.updated, dtype=np.int64))
+        meta = {"build_id": emb.build_id, "model": emb.model, "ids": emb.ids}
+        _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
+        for path in tmp.iterdir():
+            with open(path, "rb+") as f:
+                os.fsync(f.fileno())
+        os.rename(tmp, final)
+        pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
+        _fsync_write(pointer, emb.build_id.encode())
+        os.replace(pointer, root / CURRENT)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    for old in sorted(p for p in root.iterdir() if p.is_dir() and p.name[0].isdigit())[:-2]:
+        if old.name != emb.build_id:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def current_build_id(data_dir: str | os.PathLike) -> str | None:
+    try:
+        return (root_dir(data_dir) / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Embeddings | None:
+    """A published build (the current one by default), its vectors memory-mapped; or None."""
+    build_id = build_id or current_build_id(data_dir)
+    if not build_id:
+        return None
+    path = root_dir(data_dir) / build_id
+    meta = json.loads((path / "meta.json").read_text())
+    return Embeddings(
+        build_id=meta["build_id"],
+        model=meta["model"],
+        ids=meta["ids"],
+        updated=np.load(path / "updated.npy"),
+        vectors=np.load(path / "vectors.npy", mmap_mode="r"),
+    )
+
+
+class EmbeddingStore:
+    """Per-process cache of the current build; a newer one is swapped in when it appears."""
+
+    CHECK_SECONDS = 1.0
+
+    def __init__(self, data_dir: str) -> None:
+        self.data_dir = data_dir
+        self._found: Embeddings | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def get(self) -> Embeddings | None:
+        now = time.monotonic()
+        if now - self._checked < self.CHECK_SECONDS:
+            return self._found
+        with self._lock:
+            self._checked = now
+            wanted = current_build_id(self.data_dir)
+            if wanted and (self._found is None or self._found.build_id != wanted):
+                try:
+                    self._found = load(self.data_dir, wanted)
+                except FileNotFoundError:  # pruned between reading CURRENT and loading
+                    self._checked = 0.0
+        return self._found
+
+
+_stores: dict[str, EmbeddingStore] = {}
+_stores_lock = threading.Lock()
+
+
+def store_for(data_dir: str) -> EmbeddingStore:
+    with _stores_lock:
+        return _stores.setdefault(data_dir, EmbeddingStore(data_dir))
+
+
+def current() -> Embeddings | None:
+    """This process's current embeddings when the layer is on and a build exists, else None."""
+    if not enabled():
+        return None
+    found = store_for(current_app.config["DATA_DIR"]).get()
+    return found if found is not None and found.n else None
+
+
+# ---- the job: embed what is missing or changed, in resumable chunks ----
+
+
+def pending_dir(data_dir: str | os.PathLike, model: str) -> Path:
+    return root_dir(data_dir) / "pending" / model
+
+
+def _pending(folder: Path) -> list[tuple[Path, dict]]:
+    """Chunks embedded but not yet published (left by this run or a killed one)."""
+    out = []
+    for path in sorted(folder.glob("*.npz")) if folder.exists() else []:
+        with np.load(path) as data:
+            out.append((path, {k: data[k] for k in ("ids", "updated", "vectors")}))
+    return out
+
+
+def _write_chunk(folder: Path, ids: list[str], updated: list[int], vectors: np.ndarray) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"{time.time_ns():020d}-{os.getpid()}"
+    tmp = folder / f".{name}.tmp.npz"
+    np.savez(tmp, ids=np.array(ids), updated=np.array(updated, dtype=np.int64),
+             vectors=vectors.astype(np.float16))  # fmt: skip
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / f"{name}.npz")
+
+
+def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings | None:
+    """Merge the pending chunks into a new build (changed rows replaced in place, new ones
+    appended), publish it, then drop the chunks."""
+    folder = pending_dir(data_dir, model)
+    chunks = _pending(folder)
+    if not chunks:
+        return base
+    ids = list(base.ids) if base else []
+    index = dict(base.index) if base else {}
+    dim = chunks[0][1]["vectors"].shape[1]
+    updates: dict[str, tuple[int, np.ndarray]] = {}
+    for _, data in chunks:
+        for pid, when, vec in zip(data["ids"], data["updated"], data["vectors"], strict=True):
+            updates[str(pid)] = (int(when), vec)
+    for pid in updates:
+        if pid not in index:
+            index[pid] = len(ids)
+            ids.append(pid)
+    vectors = np.zeros((len(ids), dim), dtype=np.float16)
+    updated = np.zeros(len(ids), dtype=np.int64)
+    if base is not None:
+        vectors[: base.n], updated[: base.n] = base.vectors, base.updated
+    for pid, (when, vec) in updates.items():
+        vectors[index[pid]], updated[index[pid]] = vec, when
+    build_id = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+    built = Embeddings(build_id, model, ids, updated, vectors)
+    save(built, data_dir)
+    for path, _ in chunks:
+        path.unlink(missing_ok=True)
+    return load(data_dir, build_id)
+
+
+def epoch(value) -> int:
+    return int(as_utc(value).timestamp())
+
+
+def todo(base: Embeddings | None, done: set[str]) -> list[str]:
+    """Papers with no embedding, or whose newer version came after theirs, in id order."""
+    out = []
+    for pid, updated in db.session.execute(select(Paper.id, Paper.updated).order_by(Paper.id)):
+        if pid in done:
+            continue
+        row = base.index.get(pid) if base is not None else None
+        if row is None or epoch(updated) > int(base.updated[row]):
+            out.append(pid)
+    return out
+
+
+@dataclass
+class EmbedStats:
+    embedded: int = 0
+    total: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.embedded / max(self.seconds, 1e-9)
+
+    def summary(self) -> str:
+        extra = f", {self.resumed:,} resumed from an interrupted run" if self.resumed else ""
+        done = f"embedded {self.embedded:,} papers in {self.seconds:.1f}s"
+        return f"{done} ({self.rate:.1f} papers/s){extra}; {self.total:,} papers have embeddings"
+
+
+def embed_missing(
+    report: Callable[[EmbedStats], None] | None = None, limit: int | None = None
+) -> EmbedStats:
+    """Embed every paper that is new or changed since the last run, in chunks of CHUNK papers
+    written to disk as they are done (a killed run resumes from them), publishing a new build
+    every PUBLISH_EVERY papers and at the end. SemanticOff when the layer is off."""
+    model = runtime()
+    data_dir = current_app.config["DATA_DIR"]
+    started = time.monotonic()
+    lease = Lease.for_job(EMBEDDINGS_LOCK, get_clock()).acquire()
+    try:
+        base = load(data_dir)
+        if base is not None and base.model != model.fingerprint:
+            log.info("embeddings: the model changed, embedding every paper again")
+            base = None
+        folder = pending_dir(data_dir, model.fingerprint)
+        resumed = {str(pid) for _, data in _pending(folder) for pid in data["ids"]}
+        wanted = todo(base, resumed)[:limit]
+        stats = EmbedStats(resumed=len(resumed))
+        since_publish = len(resumed)
+        for ids in chunked(wanted, CHUNK):
+            rows = db.session.execute(
+                select(Paper.id, Paper.title, Paper.abstract, Paper.updated)
+                .where(Paper.id.in_(ids)).order_by(Paper.id)
+            ).all()  # fmt: skip
+            vectors = model.encode([paper_text(r.title, r.abstract) for r in rows])
+            _write_chunk(folder, [r.id for r in rows], [epoch(r.updated) for r in rows], vectors)
+            db.session.rollback()  # no transaction left open between chunks
+            lease.keep()
+            stats.embedded += len(rows)
+            since_publish += len(rows)
+            stats.seconds = time.monotonic() - started
+            if since_publish >= PUBLISH_EVERY:
+                base, since_publish = _publish(data_dir, model.fingerprint, base), 0
+            if report:
+                report(stats)
+        base = _publish(data_dir, model.fingerprint, base)
+    finally:
+        lease.release()
+    stats.total = base.n if base is not None else 0
+    stats.seconds = time.monotonic() - started
+    return stats
+
+
+def embed_in_child(app) -> bool:
+    """Run `sanity embed` in a separate, niced process (never in a web process); in-process
+    where FEATURES_IN_CHILD is off (tests)."""
+    if not app.config["FEATURES_IN_CHILD"]:
+        log.info("embeddings: %s", embed_missing().summary())
+        return True
+    result = subprocess.run(
+        [sys.executable, "-m", "sanity", "embed"],
+        env=child_env(app),
+        capture_output=True,
+        text=True,
+        timeout=24 * 3600,
+    )
+    if result.returncode != 0:
+        log.error("embeddings failed: %s", (result.stderr.strip().splitlines() or ["?"])[-1])
+        return False
+    log.info("embeddings: %s", result.stdout.strip())
+    return True

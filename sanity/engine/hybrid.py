@@ -1,0 +1,134 @@
+"""Words, authors and meaning together: rankers over a feature build plus its embeddings.
+
+Pure like `ranking`: arrays in, a Ranking out. The embeddings (`E`, float16, l2-normalised,
+memory-mapped) have their own rows; `rows[i]` is the embedding row of feature row i, or -1 for
+a paper not embedded yet, which then ranks by its words alone. The embedding is appended to a
+paper's TF-IDF + author row as `weight` x E: an SVM learns from both, a similarity adds
+`weight` x (cosine of meaning) to the cosine of words.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from sanity.engine import ranking
+
+BLOCK = 65_536  # rows converted from float16 at a time: memory stays small on any corpus
+
+
+def aligned(ids: list[str], index: dict[str, int]) -> np.ndarray:
+    """For each feature row (paper `ids[i]`), its embedding row in `index`, or -1."""
+    return np.fromiter((index.get(pid, -1) for pid in ids), dtype=np.int64, count=len(ids))
+
+
+def project(E: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """E @ v in float32, a block of rows at a time."""
+    v = np.asarray(v, dtype=np.float32)
+    out = np.empty(E.shape[0], dtype=np.float32)
+    for start in range(0, E.shape[0], BLOCK):
+        out[start : start + BLOCK] = np.asarray(E[start : start + BLOCK], np.float32) @ v
+    return out
+
+
+def meaning_scores(E: np.ndarray, rows: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Per feature row, its embedding's dot product with `v` (0 where there is none)."""
+    found = project(E, v)
+    return np.where(rows >= 0, found[np.maximum(rows, 0)], np.float32(0))
+
+
+def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The embeddings of some feature rows as float32 (zeros where there is none)."""
+    out = np.zeros((len(rows), E.shape[1]), dtype=np.float32)
+    have = rows >= 0
+    out[have] = np.asarray(E[rows[have]], np.float32)
+    return out
+
+
+def svm(
+    X: sp.csr_matrix,
+    E: np.ndarray,
+    rows: np.ndarray,
+    weight: float,
+    positives,
+    negatives=None,
+    *,
+    k: int = 25,
+    C: float = 0.1,
+    n_sampled: int = 3000,
+    allowed: np.ndarray | None = None,
+    vocabulary: list[str] | None = None,
+    n_words: int = 10,
+    seed: int = 0,
+) -> ranking.Ranking:
+    """`ranking.svm` on [words + authors | weight x meaning]: the same training rows, the
+    embedding columns appended; scoring one sparse and one dense mat-vec."""
+    n = X.shape[0]
+    pos, neg = ranking.training_rows(n, positives, negatives, n_sampled, seed)
+    if len(pos) == 0:
+        return ranking.top_k(np.zeros(n), 0)
+    if len(neg) == 0:
+        return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
+    train_rows = np.concatenate([pos, neg])
+    dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
+    train = sp.hstack([X[train_rows], sp.csr_matrix(dense)], format="csr")
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    model = ranking.fit_svm(train, y, C)
+    w = model.coef_.ravel().astype(np.float32)
+    words, meaning = w[: X.shape[1]], w[X.shape[1] :]
+    scores = X @ words + weight * meaning_scores(E, rows, meaning) + float(model.intercept_[0])
+    ranked = ranking.top_k(scores, k, allowed)
+    ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None
+    return ranked
+
+
+def similar(
+    X: sp.csr_matrix,
+    E: np.ndarray,
+    rows: np.ndarray,
+    weight: float,
+    query: sp.spmatrix,
+    meaning: np.ndarray | None,
+    k: int,
+    allowed: np.ndarray | None = None,
+    columns: sp.csr_matrix | None = None,
+) -> ranking.Ranking:
+    """Cosine of words (+ authors) plus `weight` x cosine of meaning; `meaning` is the query's
+    embedding (or several to average), None when it has none (words alone)."""
+    scores, _ = similar_parts(X, E, rows, weight, query, meaning, columns)
+    return ranking.top_k(scores, k, allowed)
+
+
+def similar_parts(X, E, rows, weight, query, meaning, columns=None):
+    """(total score, meaning's part of it) per feature row."""
+    q = np.asarray(query.mean(axis=0)).ravel().astype(np.float32)
+    norm = float(np.linalg.norm(q))
+    words = np.zeros(X.shape[0], dtype=np.float32)
+    if norm > 0:
+        q /= norm
+        if columns is None:
+            words = np.asarray(X @ q, dtype=np.float32).ravel()
+        else:
+            terms = np.flatnonzero(q)
+            words = np.asarray(columns[terms].T @ q[terms], dtype=np.float32).ravel()
+    part = meaning_part(E, rows, weight, meaning)
+    return words + part, part
+
+
+def meaning_part(E, rows, weight: float, meaning) -> np.ndarray:
+    """`weight` x each feature row's cosine of meaning with the query's embedding (or the
+    mean of several); zeros when the query has none."""
+    part = np.zeros(len(rows), dtype=np.float32)
+    if meaning is not None and len(meaning):
+        v = np.asarray(meaning, dtype=np.float32).reshape(-1, E.shape[1]).mean(axis=0)
+        if np.linalg.norm(v) > 0:
+            v /= np.linalg.norm(v)
+            part = np.float32(weight) * meaning_scores(E, rows, v)
+    return part
+
+
+def by_meaning(
+    E: np.ndarray, v: np.ndarray, k: int, allowed: np.ndarray | None = None
+) -> ranking.Ranking:
+    """Embedding rows nearest to one query embedding (search by meaning)."""
+    return ranking.top_k(project(E, v), k, allowed)

@@ -1,0 +1,113 @@
+"""`sanity embed` and the embedding store: incremental, resumable, atomic, float16 on disk."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from sanity.db import db
+from sanity.engine import embeddings
+from sanity.models import Paper
+from tests.factories import topical_papers
+from tests.semantic_model import write_model
+
+
+@pytest.fixture
+def semantic_app(app, tmp_path):
+    app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "model"))
+    embeddings._models.clear()
+    return app
+
+
+def test_off_by_default(app):
+    """Without SEMANTIC_MODEL the layer is off: no embeddings, a clear refusal to embed."""
+    assert not embeddings.enabled() and embeddings.current() is None
+    with pytest.raises(embeddings.SemanticOff, match="SEMANTIC_MODEL"):
+        embeddings.embed_missing()
+
+
+def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
+    """A first run embeds every paper; the next embeds nothing; a paper's newer version is
+    embedded again and keeps its row."""
+    ids = [pid for group in topical_papers(3).values() for pid in group]
+    first = embeddings.embed_missing()
+    assert first.embedded == len(ids) == first.total
+    built = embeddings.load(semantic_app.config["DATA_DIR"])
+    assert sorted(built.ids) == sorted(ids)
+    assert built.vectors.dtype == np.float16 and isinstance(built.vectors, np.memmap)
+    assert np.allclose(np.linalg.norm(built.vectors.astype(np.float32), axis=1), 1, atol=1e-2)
+    assert embeddings.embed_missing().embedded == 0
+    paper = db.session.get(Paper, ids[0])
+    paper.abstract = "Cats and dogs."
+    paper.updated = paper.updated + timedelta(days=1)
+    db.session.commit()
+    again = embeddings.embed_missing()
+    assert again.embedded == 1 and again.total == len(ids)
+    after = embeddings.load(semantic_app.config["DATA_DIR"])
+    row = after.index[ids[0]]
+    assert row == built.index[ids[0]]
+    assert not np.allclose(after.vectors[row], built.vectors[row])
+    other = built.index[ids[1]]
+    assert np.array_equal(after.vectors[other], built.vectors[other])
+
+
+def test_an_interrupted_run_resumes_from_its_chunks(semantic_app, monkeypatch):
+    """Killed after its first chunk: nothing is published, and the next run takes that chunk
+    as done and embeds only the rest."""
+    ids = [pid for group in topical_papers(2).values() for pid in group]
+    monkeypatch.setattr(embeddings, "CHUNK", 2)
+
+    def stop(stats):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embeddings.embed_missing(report=stop)
+    assert embeddings.current_build_id(semantic_app.config["DATA_DIR"]) is None
+    resumed = embeddings.embed_missing()
+    assert resumed.resumed == 2 and resumed.embedded == len(ids) - 2
+    assert resumed.total == len(ids)
+
+
+def test_another_model_embeds_everything_again(semantic_app, tmp_path):
+    """Vectors of another model are never mixed with this one's."""
+    topical_papers(2)
+    embeddings.embed_missing()
+    semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
+    again = embeddings.embed_missing()
+    assert again.embedded == again.total == 6
+
+
+def test_a_new_build_is_swapped_in(semantic_app):
+    """The per-process store serves the newest published build."""
+    topical_papers(2)
+    embeddings.embed_missing()
+    store = embeddings.store_for(semantic_app.config["DATA_DIR"])
+    store._checked = 0.0
+    first = store.get()
+    topical_papers(1, start=first and semantic_app.extensions["sanity.clock"].now())
+    embeddings.embed_missing()
+    store._checked = 0.0
+    assert store.get().n == first.n + 3
+
+
+def test_the_embed_and_compute_commands(app, runner, tmp_path, monkeypatch):
+    """`sanity embed` refuses with exit 2 while the layer is off; on, it embeds the missing
+    papers, and `sanity compute` embeds those that came after."""
+    monkeypatch.setattr("os.nice", lambda n: 0)  # the test process keeps its priority
+    topical_papers(2)
+    off = runner.invoke(args=["embed"])
+    assert off.exit_code == 2 and "SEMANTIC_MODEL" in off.output
+    app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "model"))
+    embeddings._models.clear()
+    done = runner.invoke(args=["embed"])
+    assert done.exit_code == 0 and "embedded 6 papers" in done.output
+    topical_papers(1, start=app.extensions["sanity.clock"].now())
+    computed = runner.invoke(args=["compute"])
+    assert computed.exit_code == 0 and "embedded 3 papers" in computed.output
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    app.config["SEMANTIC_MODEL"] = str(broken)
+    bad = runner.invoke(args=["embed"])
+    assert bad.exit_code == 1 and "config.json" in bad.output

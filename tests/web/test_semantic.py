@@ -1,0 +1,134 @@
+"""The semantic layer through the API and the pages: off changes nothing, on adds meaning."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from sanity.engine import embeddings, jobs
+from tests.factories import topical_papers
+from tests.semantic_model import write_model
+
+
+def ids_of(body) -> list[str]:
+    return [p["id"] for p in body["papers"]]
+
+
+@pytest.fixture
+def topics(app):
+    found = topical_papers(6)
+    jobs.full_build()
+    return found
+
+
+def turn_on(app, path, weight: float = 1.0) -> None:
+    app.config.update(SEMANTIC_MODEL=str(path), SEMANTIC_WEIGHT=weight)
+    app.config["SEMANTIC_SIMILAR_WEIGHT"] = weight
+    embeddings._models.clear()
+    embeddings.embed_missing()
+    embeddings.store_for(app.config["DATA_DIR"])._checked = 0.0
+
+
+def test_semantic_mode_is_a_400_when_the_layer_is_off(client, topics):
+    """mode=semantic and rank=semantic say the layer is off (never a 5xx)."""
+    response = client.get("/api/search?q=graphs&mode=semantic")
+    assert response.status_code == 400
+    assert "semantic layer is off" in response.get_json()["error"]
+    assert client.get("/?q=graphs&rank=semantic").status_code == 400
+    bad = client.get("/api/search?q=graphs&mode=meaning")
+    assert bad.status_code == 400 and bad.get_json()["error"].startswith("mode")
+
+
+def test_the_switch_is_shown_only_when_on(app, client, topics, tmp_path):
+    """The search box's Semantic switch and the Semantic order appear with the layer on."""
+    assert 'value="semantic"' not in client.get("/?q=graphs").get_data(as_text=True)
+    turn_on(app, write_model(tmp_path / "model"))
+    page = client.get("/?q=graphs").get_data(as_text=True)
+    assert 'name="rank" value="semantic"' in page and "rank=semantic" in page
+
+
+def test_search_by_meaning_when_on(app, client, topics, tmp_path):
+    """mode=semantic ranks every embedded paper by its meaning's nearness to the sentence,
+    within the filters, best first; the page shows the same list."""
+    turn_on(app, write_model(tmp_path / "model"))
+    body = client.get("/api/search?q=robot+grasping+policy&mode=semantic&per_page=5").get_json()
+    assert body["total"] == 18 and len(body["papers"]) == 5
+    scores = [p["score"] for p in body["papers"]]
+    assert scores == sorted(scores, reverse=True)
+    model = embeddings.runtime()
+    query = model.encode(["robot grasping policy"])[0]
+    stored = embeddings.current()
+    best = max(stored.ids, key=lambda pid: float(stored.vectors[stored.index[pid]] @ query))
+    assert body["papers"][0]["id"] == best
+    robots = client.get("/api/search?q=anything&mode=semantic&category=cs.RO").get_json()
+    assert set(ids_of(robots)) == set(topics["robots"])
+    page = client.get("/?q=robot+grasping+policy&rank=semantic").get_data(as_text=True)
+    assert "Papers by meaning" in page and best in page
+
+
+def test_hybrid_ranking_changes_results_only_when_on(app, client, topics, tmp_path):
+    """With a strong embedding weight recommendations and similar papers change; the words
+    alone rank exactly as before when the layer is off."""
+    seeds = ",".join(topics["graphs"][:2])
+    url = f"/api/recommend?ids={seeds}&limit=10"
+    before = client.get(url).get_json()
+    similar = client.get(f"/api/papers/{topics['graphs'][0]}/similar?limit=10").get_json()
+    turn_on(app, write_model(tmp_path / "model"), weight=20.0)
+    on = client.get(url).get_json()
+    assert [p["score"] for p in on["papers"]] != [p["score"] for p in before["papers"]]
+    on_similar = client.get(f"/api/papers/{topics['graphs'][0]}/similar?limit=10").get_json()
+    assert on_similar["papers"] != similar["papers"]
+    text = client.post("/api/similar", json={"text": "graph neural networks"}).get_json()
+    assert text["total"] > 0
+    app.config["SEMANTIC_MODEL"] = ""
+    assert client.get(url).get_json() == before
+
+
+def test_the_paper_page_says_when_meaning_made_a_paper_similar(app, client, topics, tmp_path):
+    """With meaning weighing far more than words, the similar papers are marked as similar
+    in meaning."""
+    turn_on(app, write_model(tmp_path / "model"), weight=20.0)
+    page = client.get(f"/paper/{topics['graphs'][0]}").get_data(as_text=True)
+    assert "similar in meaning, not in words" in page
+
+
+def test_openapi_declares_the_search_mode(client):
+    """GET /api/search documents mode = words | semantic."""
+    doc = client.get("/api/openapi.json").get_json()
+    params = doc["paths"]["/api/search"]["get"]["parameters"]
+    mode = next(p for p in params if p["name"] == "mode")
+    assert mode["schema"]["enum"] == ["words", "semantic"]
+
+
+def test_the_layer_off_imports_nothing_extra(tmp_path):
+    """Serving pages and rankings with the layer off never imports the model runtime."""
+    code = (
+        "import sys\n"
+        "from sanity import create_app\n"
+        "from config import TestingConfig\n"
+        f"app = create_app(TestingConfig, {{'DATABASE_URL': 'sqlite:///{tmp_path}/x.db',"
+        f" 'DATA_DIR': '{tmp_path}/data'}})\n"
+        "import sanity.cli, sanity.scheduler\n"
+        "bad = [m for m in ('tokenizers', 'safetensors', 'sanity.engine.semantic')"
+        " if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_broken_model_is_a_503_not_a_500(app, client, topics, tmp_path):
+    """Embeddings exist but the model directory went away: searching by meaning and pasted
+    text answer 503 with a clear message; rankings from stored vectors still work."""
+    model = write_model(tmp_path / "model")
+    turn_on(app, model)
+    (model / "model.safetensors").unlink()
+    embeddings._models.clear()
+    response = client.get("/api/search?q=graphs&mode=semantic")
+    assert response.status_code == 503 and "semantic model" in response.get_json()["error"]
+    assert client.post("/api/similar", json={"text": "graphs"}).status_code == 503
+    assert client.get("/?q=graphs&rank=semantic").status_code == 503
+    seeds = ",".join(topics["graphs"][:2])
+    assert client.get(f"/api/recommend?ids={seeds}").status_code == 200
