@@ -9,6 +9,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -34,21 +35,38 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) -> Path:
-    """Write a build to a temp directory, rename it into place, then switch CURRENT to it."""
+def staging(data_dir: str | os.PathLike) -> Path:
+    """A new folder in which a build writes its matrix files (`features.build(out=...)`) before
+    `save(..., staged=...)` publishes it; removed with the other leftovers if never saved."""
+    root = features_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".staged-{uuid.uuid4().hex[:8]}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    return tmp
+
+
+def save(
+    features: Features,
+    data_dir: str | os.PathLike,
+    keep_builds: int = 2,
+    staged: Path | None = None,
+) -> Path:
+    """Write a build to a temp directory (or finish the `staged` one that already holds its
+    matrix files), rename it into place, then switch CURRENT to it."""
     root = features_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     final = root / features.build_id
-    tmp = root / f".{features.build_id}.tmp-{os.getpid()}"
+    tmp = staged or root / f".{features.build_id}.tmp-{os.getpid()}"
     try:
-        tmp.mkdir()
         X = features.X
-        for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
-            np.save(tmp / f"X.{name}.npy", getattr(X, name))
-        columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
-        for name in ("data", "indices", "indptr"):
-            np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
-        del columns
+        if staged is None:
+            tmp.mkdir()
+            for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
+                np.save(tmp / f"X.{name}.npy", getattr(X, name))
+            columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
+            for name in ("data", "indices", "indptr"):
+                np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
+            del columns
         for name in ("idf", "published", "updated"):
             np.save(tmp / f"{name}.npy", getattr(features, name))
         np.save(tmp / "author_idf.npy", features.authors.idf)
