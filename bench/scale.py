@@ -327,7 +327,9 @@ def row(label: str, value: str, key: str | None, n: int, number: float | None = 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--papers", type=int, default=100_000)
-    parser.add_argument("--database-url", help="PostgreSQL URL (its public schema is reset)")
+    parser.add_argument(
+        "--database-url", help="a dedicated PostgreSQL database (its schema is reset)"
+    )
     parser.add_argument("--keep", help="instance folder to use and keep (default: a temp dir)")
     parser.add_argument(
         "--corpus-cache", default=str(Path(tempfile.gettempdir()) / "sanity-scale-corpus")

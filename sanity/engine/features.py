@@ -254,7 +254,7 @@ def _build(doc_source, params: Params, out, total: int, workers, analyzer, start
         else:
             X, columns = _map_matrix(where, shape), _map_matrix(where, shape[::-1], "XT")
     features = Features(
-        build_id=_new_build_id(),
+        build_id=new_build_id(),
         vocab_id=uuid.uuid4().hex[:12],
         X=X,
         columns=columns,
@@ -341,7 +341,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
     kept_ids = [pid for pid, k in zip(base.ids, keep, strict=True) if k]
     kept_cats = [c for c, k in zip(base.categories, keep, strict=True) if k]
     return Features(
-        build_id=_new_build_id(),
+        build_id=new_build_id(),
         vocab_id=base.vocab_id,
         X=sp.vstack(parts, format="csr").astype(np.float32),
         vocabulary=base.vocabulary,
@@ -358,7 +358,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
     )
 
 
-def _new_build_id() -> str:
+def new_build_id() -> str:
     """Sortable by creation time (nanoseconds), unique across processes."""
     ns = time.time_ns()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))

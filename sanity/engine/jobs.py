@@ -155,8 +155,7 @@ def _update_locked() -> str:
     ]
     if not changed:
         return "up to date"
-    fresh = features.with_rows(base, list(iter_docs(changed)))
-    store.save(fresh, cfg["DATA_DIR"])
+    fresh = store.save_with_rows(base, list(iter_docs(changed)), cfg["DATA_DIR"])
     return f"updated {len(changed)} papers ({fresh.n} in all)"
 
 

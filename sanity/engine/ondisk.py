@@ -101,7 +101,7 @@ class CsrWriter:
             )
 
 
-def _read_rows(directory: Path, name: str, chunk_rows: int) -> Iterator[tuple[int, sp.csr_matrix]]:
+def read_rows(directory: Path, name: str, chunk_rows: int) -> Iterator[tuple[int, sp.csr_matrix]]:
     """(first row, CSR rows) chunks of a matrix written by CsrWriter, by plain reads."""
     indptr = np.load(directory / f"{name}.indptr.npy")
     with (
@@ -136,7 +136,7 @@ def write_transpose(directory: Path, rows: int, columns: int, column_nnz: np.nda
         stop = int(np.searchsorted(bounds, bounds[start] + TRANSPOSE_BLOCK, side="right")) - 1
         stop = min(columns, max(stop, start + 1))
         cols, row_ids, values = [], [], []
-        for first, (data, indices, indptr) in _read_rows(directory, "X", chunk_rows):
+        for first, (data, indices, indptr) in read_rows(directory, "X", chunk_rows):
             wanted = (indices >= start) & (indices < stop)
             if not wanted.any():
                 continue

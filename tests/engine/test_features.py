@@ -120,6 +120,26 @@ def test_with_rows_replaces_and_appends():
     assert (grown.X[row] != base.vectorize([changed.text])).nnz == 0
 
 
+def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path):
+    """store.save_with_rows (the update path: files copied chunk by chunk, never the whole
+    matrix in memory) publishes the same build as with_rows, transpose included."""
+    base = features.build(lambda: iter(docs(300)), Params(author_weight=0.6, author_min_df=1))
+    base.category_mask("cs.CV")  # a cached mask must not carry over to the new build
+    store.save(base, tmp_path)
+    changed = docs(1, offset=7)[0]
+    changed.text, changed.updated = "entirely different robot policy learning", 2_000_000_000
+    fresh = [changed] + docs(3, offset=5000)
+    expected = features.with_rows(base, fresh)
+    saved = store.save_with_rows(store.load(tmp_path), fresh, tmp_path)
+    loaded = store.load(tmp_path)
+    assert loaded.build_id == saved.build_id == store.current_build_id(tmp_path)
+    for got in (saved, loaded):
+        assert got.ids == expected.ids and got.categories == expected.categories
+        assert np.array_equal(got.updated, expected.updated)
+        assert (got.X != expected.X).nnz == 0 and (got.columns != expected.X.T.tocsr()).nnz == 0
+        assert got.category_mask("cs.CV").sum() == expected.category_mask("cs.CV").sum()
+
+
 def test_old_builds_are_pruned(tmp_path):
     """Only the newest builds are kept on disk."""
     base = features.build(lambda: iter(docs(5)), Params())
