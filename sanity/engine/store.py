@@ -214,11 +214,18 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
         ids=meta["ids"],
         published=np.load(path / "published.npy"),
         updated=np.load(path / "updated.npy"),
-        categories=meta["categories"],
+        categories=_shared(meta["categories"]),
         params=params,
         fitted_docs=meta["fitted_docs"],
         authors=_load_authors(path, meta),
     )
+
+
+def _shared(values: list[str]) -> list[str]:
+    """`values` with equal strings as one object: a million papers have a few thousand
+    distinct category lists, and each parsed string would otherwise cost its own memory."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(v, v) for v in values]
 
 
 def _load_matrix(path: Path, meta: dict, name: str = "X") -> sp.csr_matrix:
