@@ -239,6 +239,8 @@ def _build(doc_source, params: Params, out, total: int, workers, analyzer, start
             df, totals, meta = counting.count_all(
                 doc_source(), params, candidates, authors, spill, workers
             )
+            if workers is not None:
+                workers.terminate()  # their memory is not needed while the matrix is written
             keep = np.flatnonzero((df >= lo) & (df <= hi))
             if len(keep) > params.max_features:
                 by_total = np.argsort(-totals[keep], kind="stable")

@@ -14,7 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 DATA, INDEX = np.dtype(np.float32), np.dtype(np.int32)
-TRANSPOSE_BLOCK = 16_000_000  # entries per column block of the transpose (~130 MB of buffers)
+TRANSPOSE_BLOCK = 8_000_000  # entries per column block of the transpose (~300 MB at the peak)
 
 
 class RowSpill:

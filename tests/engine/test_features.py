@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from sanity.engine import features, store
+from sanity.engine import features, ondisk, store
 from sanity.engine.features import Doc, Params
 from sanity.engine.store import FeatureStore
 
@@ -120,9 +120,11 @@ def test_with_rows_replaces_and_appends():
     assert (grown.X[row] != base.vectorize([changed.text])).nnz == 0
 
 
-def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path):
+def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path, monkeypatch):
     """store.save_with_rows (the update path: files copied chunk by chunk, never the whole
-    matrix in memory) publishes the same build as with_rows, transpose included."""
+    matrix in memory) publishes the same build as with_rows, transpose included (written in
+    many column blocks here)."""
+    monkeypatch.setattr(ondisk, "TRANSPOSE_BLOCK", 100)
     base = features.build(lambda: iter(docs(300)), Params(author_weight=0.6, author_min_df=1))
     base.category_mask("cs.CV")  # a cached mask must not carry over to the new build
     store.save(base, tmp_path)
