@@ -208,7 +208,7 @@ def build(
 
 
 VOCABULARY_SAMPLE = 300_000  # docs whose n-grams choose the candidate terms
-PARALLEL_FROM = 50_000  # docs from which counting in worker processes pays for their start
+PARALLEL_FROM = 200_000  # docs from which counting on worker processes pays for their memory
 
 
 def _build(doc_source, params: Params, out, total: int, workers, analyzer, started) -> Features:
