@@ -93,6 +93,7 @@ class Config:
     AUTHOR_MIN_DF: int = 2
     AUTHOR_MAX_FEATURES: int = 200_000
     FEATURES_IN_CHILD: bool = True
+    FEATURE_PROCESSES: int = 2  # worker processes of a large build's counting pass (1: none)
     COMPUTE_INTERVAL_HOURS: float = 24.0
     SIMILAR_METHOD: str = "cosine"
     SIMILAR_AUTHOR_WEIGHT: float = 0.2  # shared authors' cosine, added to the words' cosine

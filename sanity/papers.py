@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import abort
-from sqlalchemy import Select, func, literal, select
+from sqlalchemy import Select, func, literal, literal_column, select
 
 from sanity.arxiv import abs_url, parse_id, pdf_url
-from sanity.db import chunked, db
+from sanity.db import chunked, db, is_sqlite
 from sanity.models import CrawlRun, Paper
 from sanity.timeutil import isoformat
 
@@ -108,6 +109,27 @@ def papers_select(sort: str = "time", filters: Filters = NO_FILTERS) -> Select:
     if sort == "random":
         return query.order_by(func.random())
     return query.order_by(*NEWEST_FIRST)
+
+
+TOTAL_MAX_AGE = 60.0  # seconds an unfiltered total may be reused while no paper was added
+_total: dict[str, tuple] = {}  # database URL -> (newest rowid, when counted, count)
+
+
+def papers_total(filters: Filters = NO_FILTERS) -> int:
+    """How many papers `filters` let through. Counting a million rows takes SQLite tens of
+    milliseconds, so the unfiltered count is kept per process and recounted when a paper was
+    added (a higher rowid; papers are never deleted) or after TOTAL_MAX_AGE seconds."""
+    count = select(func.count()).select_from(filters.apply(select(Paper.id)).subquery())
+    if filters.but(now=None) != NO_FILTERS or not is_sqlite():
+        return db.session.scalar(count) or 0
+    newest = db.session.scalar(select(func.max(literal_column("papers.rowid"))).select_from(Paper))
+    key = str(db.engine.url)
+    held = _total.get(key)
+    if held and held[0] == newest and time.monotonic() - held[1] < TOTAL_MAX_AGE:
+        return held[2]
+    total = db.session.scalar(count) or 0
+    _total[key] = (newest, time.monotonic(), total)
+    return total
 
 
 def last_crawl() -> CrawlRun | None:

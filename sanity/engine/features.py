@@ -10,18 +10,21 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
+from sanity.engine import counting, ondisk
 from sanity.engine.authors import Authors, NameCounter, combine, term_names
 
 log = logging.getLogger(__name__)
@@ -207,17 +210,40 @@ def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_mat
 # ---- building ----
 
 
-def build(doc_source, params: Params) -> Features:
+def build(
+    doc_source, params: Params, out: Path | None = None, total: int = 0, processes: int = 1
+) -> Features:
     """Choose the vocabulary by streaming document frequencies, then count and weigh in chunks.
 
     `doc_source()` returns a fresh iterator over all docs (it is walked twice). Memory stays
     bounded: the n-gram counter is pruned of its rarest entries whenever it outgrows
-    `params.max_ngrams` (lossy counting), and texts are handled one chunk at a time.
+    `params.max_ngrams` (lossy counting), texts are handled one chunk at a time, and counts
+    and the weighted matrix go to disk chunk by chunk (`sanity.engine.ondisk`). With `out`, the
+    matrix and its transpose are left there as `.npy` files (`sanity.engine.store` publishes
+    that folder) and the build maps them; without, they are read into memory.
+
+    `total` (the expected number of docs) lets a large corpus choose its candidate terms from
+    an even sample of VOCABULARY_SAMPLE docs (every count that decides is then exact), and
+    the counting pass run on `processes` worker processes.
     """
     started = time.monotonic()
     analyzer = params.analyzer()
+    workers = counting.pool(processes if total >= PARALLEL_FROM else 1)
+    try:
+        return _build(doc_source, params, out, total, workers, analyzer, started)
+    finally:
+        if workers is not None:
+            workers.terminate()
+
+
+VOCABULARY_SAMPLE = 300_000  # docs whose n-grams choose the candidate terms
+PARALLEL_FROM = 200_000  # docs from which counting on worker processes pays for their memory
+
+
+def _build(doc_source, params: Params, out, total: int, workers, analyzer, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
-    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams, names)
+    stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
+    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams, names, stride)
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(
@@ -225,30 +251,44 @@ def build(doc_source, params: Params) -> Features:
         )
     del names
     lo, hi = params.df_bounds(n)
-    if not any(lo <= c <= hi for c in doc_freq.values()):
+    scale = n / max(1, len(range(0, n, stride)))  # sampled counts -> estimated counts
+    if not any(lo <= c * scale <= hi for c in doc_freq.values()):
         lo, hi = 1, n  # e.g. near-identical texts: every term too common; keep them all
-    eligible = ((t, c) for t, c in doc_freq.items() if lo <= c <= hi)
+    eligible = ((t, c) for t, c in doc_freq.items() if lo <= c * scale <= hi)
     # Candidates by document frequency; the final choice is by total term frequency (as
     # scikit-learn's max_features does), counted exactly in the second pass.
     wanted = int(params.max_features * 1.5)
     chosen = heapq.nlargest(wanted, eligible, key=lambda tc: (tc[1], tc[0]))
     del doc_freq
     candidates = sorted(t for t, _ in chosen)
-    counts, df, meta = _count_all(doc_source(), analyzer, candidates, params.chunk, authors)
-    keep = np.flatnonzero((df >= lo) & (df <= hi))
-    if len(keep) > params.max_features:
-        totals = np.asarray(counts.sum(axis=0)).ravel()[keep]
-        keep = np.sort(keep[np.argsort(-totals, kind="stable")[: params.max_features]])
-    if len(keep) < len(candidates):
-        counts, df = counts[:, keep], df[keep]
-    vocabulary = [candidates[i] for i in keep]
-    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-    X = combine(weigh(counts, idf, params.sublinear_tf), meta["authors"], authors.weight)
-    del counts, meta["authors"]
+    with tempfile.TemporaryDirectory(dir=out, prefix=".scratch-") as scratch:
+        where = out if out is not None else Path(scratch)
+        spill = ondisk.RowSpill(Path(scratch), "counts")
+        try:
+            df, totals, meta = counting.count_all(
+                doc_source(), params, candidates, authors, spill, workers
+            )
+            if workers is not None:
+                workers.terminate()  # their memory is not needed while the matrix is written
+            keep = np.flatnonzero((df >= lo) & (df <= hi))
+            if len(keep) > params.max_features:
+                by_total = np.argsort(-totals[keep], kind="stable")
+                keep = np.sort(keep[by_total[: params.max_features]])
+            vocabulary = [candidates[i] for i in keep]
+            idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
+            blocks = meta.pop("authors")
+            shape = _write_matrix(where, spill, keep, df[keep], idf, params, blocks, authors)
+        finally:
+            spill.remove()
+        if out is None:
+            X, columns = _read_matrix(where, shape), None
+        else:
+            X, columns = _map_matrix(where, shape), _map_matrix(where, shape[::-1], "XT")
     features = Features(
-        build_id=_new_build_id(),
+        build_id=new_build_id(),
         vocab_id=uuid.uuid4().hex[:12],
         X=X,
+        columns=columns,
         vocabulary=vocabulary,
         idf=idf,
         ids=meta["ids"],
@@ -266,15 +306,48 @@ def build(doc_source, params: Params) -> Features:
     return features
 
 
+def _write_matrix(where: Path, spill, keep, df, idf, params: Params, author_parts, authors):
+    """Weigh the spilled counts chunk by chunk into `where`/X.*.npy (and XT.*.npy), `df` being
+    the kept columns' document frequencies; the shape."""
+    rows = sum(r for r, _ in spill.chunks)
+    width = len(df) + len(authors)
+    # Entries per column, known before weighing: every counted term and author stays non-zero.
+    column_nnz = np.zeros(width, dtype=np.int64)
+    column_nnz[: len(df)] = df
+    for block in author_parts:
+        column_nnz[len(df) :] += np.bincount(block.indices, minlength=len(authors))
+    writer = ondisk.CsrWriter(where, "X", rows, int(column_nnz.sum()))
+    for i, counts in enumerate(spill):
+        block = author_parts[i] if author_parts else None
+        chunk = combine(weigh(counts[:, keep], idf, params.sublinear_tf), block, authors.weight)
+        writer.append(sp.csr_matrix(chunk, shape=(counts.shape[0], width)))
+    writer.close()
+    ondisk.write_transpose(where, rows, width, column_nnz)
+    return rows, width
+
+
+def _read_matrix(where: Path, shape: tuple, name: str = "X") -> sp.csr_matrix:
+    parts = (np.load(where / f"{name}.{p}.npy") for p in ("data", "indices", "indptr"))
+    return sp.csr_matrix(tuple(parts), shape=shape)
+
+
+def _map_matrix(where: Path, shape: tuple, name: str = "X") -> sp.csr_matrix:
+    parts = (
+        np.load(where / f"{name}.{p}.npy", mmap_mode="r") for p in ("data", "indices", "indptr")
+    )
+    return sp.csr_matrix(tuple(parts), shape=shape, copy=False)
+
+
 def _document_frequencies(
-    docs: Iterable[Doc], analyzer, max_ngrams: int, names: NameCounter | None
+    docs: Iterable[Doc], analyzer, max_ngrams: int, names: NameCounter | None, stride: int = 1
 ) -> tuple[int, Counter]:
-    """(number of docs, n-gram -> document frequency), pruned to stay under max_ngrams; author
-    names are counted into `names` on the way."""
+    """(number of docs, n-gram -> document frequency among every `stride`-th doc), pruned to
+    stay under max_ngrams; author names (of every doc) are counted into `names` on the way."""
     counts: Counter = Counter()
     n = 0
     for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
-        counts.update(set(analyzer(doc.text)))
+        if (n - 1) % stride == 0:
+            counts.update(set(analyzer(doc.text)))
         if names is not None:
             names.add(doc.authors)
         if len(counts) > max_ngrams:
@@ -290,49 +363,6 @@ def _document_frequencies(
     return n, counts
 
 
-def _count_all(docs: Iterator[Doc], analyzer, terms: list[str], chunk: int, authors: Authors):
-    vocabulary = {t: i for i, t in enumerate(terms)}
-    df = np.zeros(len(terms), dtype=np.int64)
-    parts: list[sp.csr_matrix] = []
-    author_parts: list[sp.csr_matrix] = []
-    meta: dict[str, list] = {"ids": [], "published": [], "updated": [], "categories": []}
-    batch: list[str] = []
-    batch_authors: list = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        if vocabulary:
-            m = CountVectorizer(
-                analyzer=analyzer, vocabulary=vocabulary, dtype=np.float32
-            ).transform(batch)
-        else:
-            m = sp.csr_matrix((len(batch), 0), dtype=np.float32)
-        df[:] += np.bincount(m.indices, minlength=len(terms))
-        parts.append(m)
-        if len(authors):
-            author_parts.append(authors.block(batch_authors))
-        batch.clear()
-        batch_authors.clear()
-
-    for doc in docs:
-        batch.append(doc.text)
-        if len(authors):
-            batch_authors.append(doc.authors)
-            authors.note_spellings(doc.authors)
-        meta["ids"].append(doc.id)
-        meta["published"].append(doc.published)
-        meta["updated"].append(doc.updated)
-        meta["categories"].append(doc.categories)
-        if len(batch) >= chunk:
-            flush()
-    flush()
-    counts = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, len(terms)))
-    authors.settle_names()
-    meta["authors"] = sp.vstack(author_parts, format="csr") if author_parts else None
-    return counts.astype(np.float32), df, meta
-
-
 def with_rows(base: Features, docs: list[Doc]) -> Features:
     """A new build with `docs` vectorized by base's vocabulary (replacing rows of the same id)."""
     replaced = {d.id for d in docs}
@@ -342,7 +372,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
     kept_ids = [pid for pid, k in zip(base.ids, keep, strict=True) if k]
     kept_cats = [c for c, k in zip(base.categories, keep, strict=True) if k]
     return Features(
-        build_id=_new_build_id(),
+        build_id=new_build_id(),
         vocab_id=base.vocab_id,
         X=sp.vstack(parts, format="csr").astype(np.float32),
         vocabulary=base.vocabulary,
@@ -359,7 +389,7 @@ def with_rows(base: Features, docs: list[Doc]) -> Features:
     )
 
 
-def _new_build_id() -> str:
+def new_build_id() -> str:
     """Sortable by creation time (nanoseconds), unique across processes."""
     ns = time.time_ns()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ns // 1_000_000_000))

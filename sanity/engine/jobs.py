@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -69,14 +71,16 @@ def full_build(progress: Callable[[str, int, int], None] | None = None) -> Featu
     `progress(stage, done, total)` hears how far each pass over the papers is."""
     cfg = current_app.config
     with _held():
-        search.rebuild_index()
-        total = db.session.scalar(select(func.count()).select_from(Paper))
-        if not total:
-            log.info("features: no papers yet, nothing to build")
-            return None
-        source = _watched(progress, total) if progress else iter_docs
-        built = features.build(source, Params.from_config(cfg))
-        store.save(built, cfg["DATA_DIR"])
+        indexing = _Background(current_app._get_current_object(), search.rebuild_index)
+        try:
+            total = db.session.scalar(select(func.count()).select_from(Paper)) or 0
+            if not total:
+                log.info("features: no papers yet, nothing to build")
+                return None
+            source = _watched(progress, total) if progress else iter_docs
+            built = _build_and_save(Params.from_config(cfg), total, source)
+        finally:
+            indexing.wait()
         _update_locked()  # papers that arrived while the build ran
         return built
 
@@ -95,6 +99,45 @@ def _watched(progress: Callable[[str, int, int], None], total: int):
         progress(stage, done, max(total, done))
 
     return source
+
+
+class _Background(threading.Thread):
+    """`work()` in its own thread and app context (its own database session); `wait()` joins
+    it and raises what it raised. The search index is rebuilt this way beside the feature
+    build: SQLite writes it while the build reads, on the second core."""
+
+    def __init__(self, app: Flask, work) -> None:
+        super().__init__(daemon=True)
+        self.app, self.work, self.error = app, work, None
+        self.start()
+
+    def run(self) -> None:
+        with self.app.app_context():
+            try:
+                self.work()
+            except BaseException as exc:  # noqa: BLE001 - re-raised by wait()
+                self.error = exc
+
+    def wait(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _build_and_save(params: Params, total: int, source=iter_docs) -> Features:
+    """A full build of about `total` papers written straight into a staging folder under
+    DATA_DIR, then published: its matrix never has to fit in memory."""
+    cfg = current_app.config
+    data_dir = cfg["DATA_DIR"]
+    staged = store.staging(data_dir)
+    try:
+        processes = int(cfg["FEATURE_PROCESSES"])
+        built = features.build(source, params, staged, total=total, processes=processes)
+        store.save(built, data_dir, staged=staged)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return built
 
 
 UPDATE_WAIT_SECONDS = 600.0  # an update after a crawl waits this long for a running build
@@ -120,8 +163,7 @@ def _update_locked() -> str:
     if base is None or stale or base.params != Params.from_config(cfg):
         if not total:
             return "no papers yet"
-        built = features.build(iter_docs, Params.from_config(cfg))
-        store.save(built, cfg["DATA_DIR"])
+        built = _build_and_save(Params.from_config(cfg), total)
         terms, names = len(built.vocabulary), len(built.authors)
         return f"refit: {built.n} papers, {terms} terms, {names} authors"
     known = base.index
@@ -132,8 +174,7 @@ def _update_locked() -> str:
     ]
     if not changed:
         return "up to date"
-    fresh = features.with_rows(base, list(iter_docs(changed)))
-    store.save(fresh, cfg["DATA_DIR"])
+    fresh = store.save_with_rows(base, list(iter_docs(changed)), cfg["DATA_DIR"])
     return f"updated {len(changed)} papers ({fresh.n} in all)"
 
 

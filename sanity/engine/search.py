@@ -89,10 +89,14 @@ def search(
             phrases.append(WORD.findall(token.lower()))
     query = replace(query, phrases=phrases)  # the caller's query stays as parsed
     results, total = [], 0
+    unfiltered = not categories and filters.but(now=None) == NO_FILTERS
     if not query.empty:
         for any_word in (False, True):
-            base, score = (_sqlite_select if is_sqlite() else _pg_select)(query, any_word)
-            results, total = _page(_filtered(base, filters, categories), score, page)
+            found = _sqlite_top(query, any_word, page) if unfiltered and is_sqlite() else None
+            if found is None:
+                base, score = (_sqlite_select if is_sqlite() else _pg_select)(query, any_word)
+                found = _page(_filtered(base, filters, categories), score, page)
+            results, total = found
             if total or len(query.words) + len(query.phrases) < 2:
                 break
     elif (categories or filters.category) and not first:
@@ -128,6 +132,42 @@ def _page(base: Select, score, page: Slice) -> tuple[list[tuple[Paper, float]], 
         )
     rows = db.session.execute(ranked.limit(page.per_page).offset((page.page - 1) * page.per_page))
     return [(paper, round(float(s), 6)) for paper, s in rows], total
+
+
+_BM25 = "bm25(papers_fts, 10.0, 1.0, 5.0)"
+_FTS_COUNT = text(
+    "SELECT count(*) FROM (SELECT rowid FROM papers_fts WHERE papers_fts MATCH :m LIMIT :cap)"
+)
+_FTS_TOP = text(
+    f"SELECT rowid, -{_BM25} AS score FROM papers_fts WHERE papers_fts MATCH :m "
+    f"ORDER BY {_BM25} LIMIT :k"
+)
+
+
+def _sqlite_top(query: Query, any_word: bool, page: Slice) -> tuple[list, int] | None:
+    """An unfiltered search ranked inside the full-text index alone: the best scores come
+    from FTS5 without reading a row of papers, then only the page's papers are read. Same
+    order as the joined query (score, then newest); None when a tie at the page's end reaches
+    past the candidates fetched (the caller then runs the joined query)."""
+    match = _fts_match(query, any_word)
+    total = db.session.scalar(_FTS_COUNT, {"m": match, "cap": page.cap}) or 0
+    start, want = (page.page - 1) * page.per_page, page.page * page.per_page
+    if total == 0 or start >= total:
+        return [], total
+    slack = 50
+    rows = db.session.execute(_FTS_TOP, {"m": match, "k": want + slack}).all()
+    last = rows[min(want, len(rows)) - 1].score
+    if len(rows) == want + slack and rows[-1].score == last:
+        return None
+    scores = {rowid: score for rowid, score in rows if score >= last}
+    rowid = literal_column("papers.rowid")
+    found = db.session.execute(select(Paper, rowid).where(rowid.in_(sorted(scores)))).all()
+    ranked = sorted(
+        ((paper, scores[r]) for paper, r in found),
+        key=lambda ps: (ps[1], as_utc(ps[0].published)),
+        reverse=True,
+    )
+    return [(p, round(float(s), 6)) for p, s in ranked[start:want]], total
 
 
 def rebuild_index() -> None:

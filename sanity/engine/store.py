@@ -9,14 +9,16 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
+from sanity.engine import ondisk
 from sanity.engine.authors import Authors
-from sanity.engine.features import Features, Params
+from sanity.engine.features import Doc, Features, Params, new_build_id
 
 CURRENT = "CURRENT"
 
@@ -34,21 +36,38 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) -> Path:
-    """Write a build to a temp directory, rename it into place, then switch CURRENT to it."""
+def staging(data_dir: str | os.PathLike) -> Path:
+    """A new folder in which a build writes its matrix files (`features.build(out=...)`) before
+    `save(..., staged=...)` publishes it; removed with the other leftovers if never saved."""
+    root = features_dir(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".staged-{uuid.uuid4().hex[:8]}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    return tmp
+
+
+def save(
+    features: Features,
+    data_dir: str | os.PathLike,
+    keep_builds: int = 2,
+    staged: Path | None = None,
+) -> Path:
+    """Write a build to a temp directory (or finish the `staged` one that already holds its
+    matrix files), rename it into place, then switch CURRENT to it."""
     root = features_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
     final = root / features.build_id
-    tmp = root / f".{features.build_id}.tmp-{os.getpid()}"
+    tmp = staged or root / f".{features.build_id}.tmp-{os.getpid()}"
     try:
-        tmp.mkdir()
         X = features.X
-        for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
-            np.save(tmp / f"X.{name}.npy", getattr(X, name))
-        columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
-        for name in ("data", "indices", "indptr"):
-            np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
-        del columns
+        if staged is None:
+            tmp.mkdir()
+            for name in ("data", "indices", "indptr"):  # plain arrays: loaded by memory mapping
+                np.save(tmp / f"X.{name}.npy", getattr(X, name))
+            columns = X.T.tocsr()  # per term, the papers using it: similarity touches only those
+            for name in ("data", "indices", "indptr"):
+                np.save(tmp / f"XT.{name}.npy", getattr(columns, name))
+            del columns
         for name in ("idf", "published", "updated"):
             np.save(tmp / f"{name}.npy", getattr(features, name))
         np.save(tmp / "author_idf.npy", features.authors.idf)
@@ -84,6 +103,55 @@ def save(features: Features, data_dir: str | os.PathLike, keep_builds: int = 2) 
     if store is not None:
         store.invalidate()  # this process sees its own build at once
     return final
+
+
+def save_with_rows(base: Features, docs: list[Doc], data_dir: str | os.PathLike) -> Features:
+    """`features.with_rows(base, docs)` saved as the current build, written straight to disk:
+    base's rows are copied chunk by chunk from its files (plain reads), the new rows after
+    them, and the transpose by blocks of columns; memory holds only the new rows."""
+    source = features_dir(data_dir) / base.build_id
+    replaced = {d.id for d in docs}
+    keep = np.array([pid not in replaced for pid in base.ids], dtype=bool)
+    width = base.X.shape[1]
+    new_rows = base.vectorize([d.text for d in docs], [d.authors for d in docs])
+    new_rows = sp.csr_matrix(new_rows, shape=(len(docs), width), dtype=np.float32)
+    row_nnz = np.diff(np.asarray(base.X.indptr))
+    shape = (int(keep.sum()) + len(docs), width)
+    staged = staging(data_dir)
+    try:
+        writer = ondisk.CsrWriter(staged, "X", shape[0], int(row_nnz[keep].sum()) + new_rows.nnz)
+        column_nnz = np.bincount(new_rows.indices, minlength=width).astype(np.int64)
+        for first, (data, indices, indptr) in ondisk.read_rows(source, "X", 20_000):
+            rows = sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, width))
+            rows = rows[keep[first : first + rows.shape[0]]]
+            column_nnz += np.bincount(rows.indices, minlength=width)
+            writer.append(rows)
+        writer.append(new_rows)
+        writer.close()
+        ondisk.write_transpose(staged, shape[0], width, column_nnz)
+        meta = {"shape": list(shape)}
+        fresh = replace(
+            base,
+            build_id=new_build_id(),
+            X=_load_matrix(staged, meta),
+            columns=_load_matrix(staged, meta, "XT"),
+            ids=[pid for pid, k in zip(base.ids, keep, strict=True) if k] + [d.id for d in docs],
+            published=np.concatenate([base.published[keep], [d.published for d in docs]]).astype(
+                np.int64
+            ),
+            updated=np.concatenate([base.updated[keep], [d.updated for d in docs]]).astype(
+                np.int64
+            ),
+            categories=[c for c, k in zip(base.categories, keep, strict=True) if k]
+            + [d.categories for d in docs],
+            index={},
+            _category_masks={},
+        )
+        save(fresh, data_dir, staged=staged)
+    except BaseException:
+        shutil.rmtree(staged, ignore_errors=True)
+        raise
+    return fresh
 
 
 def _authors_meta(authors: Authors) -> dict:
@@ -146,11 +214,18 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features |
         ids=meta["ids"],
         published=np.load(path / "published.npy"),
         updated=np.load(path / "updated.npy"),
-        categories=meta["categories"],
+        categories=_shared(meta["categories"]),
         params=params,
         fitted_docs=meta["fitted_docs"],
         authors=_load_authors(path, meta),
     )
+
+
+def _shared(values: list[str]) -> list[str]:
+    """`values` with equal strings as one object: a million papers have a few thousand
+    distinct category lists, and each parsed string would otherwise cost its own memory."""
+    seen: dict[str, str] = {}
+    return [seen.setdefault(v, v) for v in values]
 
 
 def _load_matrix(path: Path, meta: dict, name: str = "X") -> sp.csr_matrix:

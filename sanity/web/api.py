@@ -14,7 +14,7 @@ from sanity.accounts.tags import TrainingSets, UnknownTag, training_sets, user_t
 from sanity.db import db
 from sanity.engine import embeddings
 from sanity.engine.search import Slice, search
-from sanity.papers import Filters, get_paper, paper_dict, papers_select, stats_dict
+from sanity.papers import Filters, get_paper, paper_dict, papers_select, papers_total, stats_dict
 from sanity.query import QueryError, parse_query
 from sanity.timeutil import get_clock
 from sanity.web import args, schemas
@@ -37,8 +37,9 @@ def papers(sort: str, page: int, per_page: int, days=None, category=None):
         papers = [paper_dict(p) | {"count": n} for p, n in rows]
         return jsonify(papers=papers, total=total, page=page)
     query = papers_select(sort, filters)
-    result = db.paginate(query, page=page, per_page=per_page, error_out=False)
-    return jsonify(papers=[paper_dict(p) for p in result.items], total=result.total, page=page)
+    result = db.paginate(query, page=page, per_page=per_page, error_out=False, count=False)
+    total = papers_total(filters)
+    return jsonify(papers=[paper_dict(p) for p in result.items], total=total, page=page)
 
 
 def ranked_list(result: engine.Result, **extra) -> dict:

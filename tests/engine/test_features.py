@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from sanity.engine import features, store
+from sanity.engine import features, ondisk, store
 from sanity.engine.features import Doc, Params
 from sanity.engine.store import FeatureStore
 
@@ -120,6 +120,28 @@ def test_with_rows_replaces_and_appends():
     assert (grown.X[row] != base.vectorize([changed.text])).nnz == 0
 
 
+def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path, monkeypatch):
+    """store.save_with_rows (the update path: files copied chunk by chunk, never the whole
+    matrix in memory) publishes the same build as with_rows, transpose included (written in
+    many column blocks here)."""
+    monkeypatch.setattr(ondisk, "TRANSPOSE_BLOCK", 100)
+    base = features.build(lambda: iter(docs(300)), Params(author_weight=0.6, author_min_df=1))
+    base.category_mask("cs.CV")  # a cached mask must not carry over to the new build
+    store.save(base, tmp_path)
+    changed = docs(1, offset=7)[0]
+    changed.text, changed.updated = "entirely different robot policy learning", 2_000_000_000
+    fresh = [changed] + docs(3, offset=5000)
+    expected = features.with_rows(base, fresh)
+    saved = store.save_with_rows(store.load(tmp_path), fresh, tmp_path)
+    loaded = store.load(tmp_path)
+    assert loaded.build_id == saved.build_id == store.current_build_id(tmp_path)
+    for got in (saved, loaded):
+        assert got.ids == expected.ids and got.categories == expected.categories
+        assert np.array_equal(got.updated, expected.updated)
+        assert (got.X != expected.X).nnz == 0 and (got.columns != expected.X.T.tocsr()).nnz == 0
+        assert got.category_mask("cs.CV").sum() == expected.category_mask("cs.CV").sum()
+
+
 def test_old_builds_are_pruned(tmp_path):
     """Only the newest builds are kept on disk."""
     base = features.build(lambda: iter(docs(5)), Params())
@@ -139,3 +161,49 @@ def test_near_identical_texts_still_build():
     assert built.vocabulary and built.X.shape == (400, len(built.vocabulary))
     empty = [Doc("2601.00001", "the of and", 0, 0, "")]
     assert features.build(lambda: iter(empty), Params()).X.shape == (1, 0)
+
+
+def _same(a, b) -> None:
+    assert a.vocabulary == b.vocabulary and a.ids == b.ids
+    assert np.array_equal(a.idf, b.idf)
+    assert (a.X != b.X).nnz == 0 and a.X.shape == b.X.shape
+
+
+def test_a_build_counted_in_worker_processes_is_the_same(tmp_path):
+    """Counting on two spawned workers, chunk by chunk, gives the build counted in-process;
+    a build written into a folder maps the same matrix and its transpose from there."""
+    corpus = docs(900)
+    params = Params(chunk=100, author_weight=0.6, author_min_df=1)
+    for d in corpus:
+        d.authors = [f"Author {int(d.id[-3:]) % 7}"]
+    alone = features.build(lambda: iter(corpus), params)
+    parallel = features.build(
+        lambda: iter(corpus), params, tmp_path, total=features.PARALLEL_FROM, processes=2
+    )
+    _same(alone, parallel)
+    assert not parallel.X.data.flags.owndata and not parallel.X.data.flags.writeable  # mapped
+    assert (parallel.columns != alone.X.T.tocsr()).nnz == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch
+
+
+def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
+    """Past VOCABULARY_SAMPLE docs, candidate terms come from every k-th doc; document
+    frequencies, idf and every row are still counted over all docs."""
+    corpus = docs(900)
+    full = features.build(lambda: iter(corpus), Params(min_df=1))
+    monkeypatch.setattr(features, "VOCABULARY_SAMPLE", 300)
+    sampled = features.build(lambda: iter(corpus), Params(min_df=1), total=900)
+    assert sampled.n == 900 and sampled.fitted_docs == 900
+    shared = set(full.vocabulary) & set(sampled.vocabulary)
+    assert {"keyword0", "keyword3"} <= shared  # in docs 0 and 3: sampled
+    for position, chosen in ((0, True), (1, False)):  # doc 0 is in the sample, doc 1 not
+        odd = list(corpus)
+        odd[position] = Doc(odd[position].id, "zebra crossing", 1, 1, "cs.LG")
+        built = features.build(lambda odd=odd: iter(odd), Params(min_df=1), total=900)
+        assert ("zebra" in built.vocabulary) is chosen
+    by_term = dict(zip(full.vocabulary, full.idf, strict=True))
+    assert all(
+        by_term[t] == i for t, i in zip(sampled.vocabulary, sampled.idf, strict=True) if t in shared
+    )
+    row = sampled.X[sampled.index["2601.00001"]]
+    assert row.nnz > 0  # a doc outside the sample is still represented by the chosen terms
