@@ -192,16 +192,19 @@ def digest_command(dry_run: bool) -> None:
 def thumbnails_command() -> None:
     """Make missing first-page thumbnails of recent papers now (with THUMBNAILS=true); exit 1
     if arXiv stopped answering (skipped PDFs are no failure)."""
-    progress = Progress(every=10.0)
+    progress = Progress("thumbnails", unit="paper", every=10.0)
 
     def report(stats, done: int, total: int) -> None:
-        if progress.due():
-            warn(f"  {done:,}/{total:,} papers: {stats.made:,} made, {stats.failed:,} skipped, "
-                 f"{progress.rate(done) * 60:,.1f} papers/min")  # fmt: skip
+        def line() -> str:
+            return (f"  {done:,}/{total:,} papers: {stats.made:,} made, {stats.failed:,} "
+                    f"skipped, {progress.rate(done) * 60:,.1f} papers/min")  # fmt: skip
+
+        progress.update(done, total, line, postfix=f"{stats.made:,} made")
 
     setup_logging()
     try:
-        stats = make_thumbnails(get_clock(), report)
+        with progress:
+            stats = make_thumbnails(get_clock(), report)
     except ThumbnailsOff as exc:
         raise InputError(str(exc)) from None
     click.echo(stats.summary())
