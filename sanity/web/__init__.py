@@ -22,7 +22,7 @@ from sanity.web import (
     security,
     thumbs,
 )
-from sanity.web.declare import Api
+from sanity.web.declare import Api, drop_choice
 from sanity.web.fields import MAX_ID
 
 BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp, thumbs.bp]
@@ -116,3 +116,5 @@ def init_api(app: Flask) -> None:
     rest = Api(app)
     for blueprint in API_BLUEPRINTS:
         rest.register_blueprint(blueprint)
+    if not embeddings.enabled(app.config):  # the document describes this instance
+        drop_choice(rest.spec, "/api/search", "mode", "semantic")

@@ -199,3 +199,12 @@ class Api(flask_smorest.Api):
         self.spec.components.schemas.pop("PaginationMetadata", None)  # no paginated headers
         for name, scheme in SECURITY_SCHEMES.items():
             self.spec.components.security_scheme(name, scheme)
+
+
+def drop_choice(spec, path: str, name: str, value: str) -> None:
+    """Take `value` out of the enum of GET `path`'s query parameter `name` in the document
+    (a choice this instance does not offer, such as `mode=semantic` with the layer off)."""
+    for param in spec._paths.get(path, {}).get("get", {}).get("parameters", []):
+        schema = param.get("schema", {}) if param.get("in") == "query" else {}
+        if param.get("name") == name and value in schema.get("enum", ()):
+            schema["enum"] = [v for v in schema["enum"] if v != value]

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from config import TestingConfig
+from sanity import create_app
 from sanity.engine import embeddings, jobs
 from tests.factories import topical_papers
 from tests.semantic_model import write_model
@@ -94,12 +96,19 @@ def test_the_paper_page_says_when_meaning_made_a_paper_similar(app, client, topi
     assert "similar in meaning, not in words" in page
 
 
-def test_openapi_declares_the_search_mode(client):
-    """GET /api/search documents mode = words | semantic."""
-    doc = client.get("/api/openapi.json").get_json()
+def _modes(app) -> list[str]:
+    doc = app.test_client().get("/api/openapi.json").get_json()
     params = doc["paths"]["/api/search"]["get"]["parameters"]
-    mode = next(p for p in params if p["name"] == "mode")
-    assert mode["schema"]["enum"] == ["words", "semantic"]
+    return next(p for p in params if p["name"] == "mode")["schema"]["enum"]
+
+
+def test_openapi_declares_the_search_modes_this_instance_offers(app, tmp_path):
+    """GET /api/search documents mode = words | semantic with the layer on, and only words
+    with it off (then mode=semantic is the 400 the document implies)."""
+    assert _modes(app) == ["words"]
+    overrides = {"DATABASE_URL": "sqlite://", "DATA_DIR": str(tmp_path / "on"),
+                 "SEMANTIC_MODEL": str(write_model(tmp_path / "model"))}  # fmt: skip
+    assert _modes(create_app(TestingConfig, overrides)) == ["words", "semantic"]
 
 
 def test_the_layer_off_imports_nothing_extra(tmp_path):
