@@ -20,41 +20,20 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from sanity.latex import detex, fold
+
 PREFIX = "author: "  # how an author column is named in explanations (`words`)
 
-_ACCENT = {
-    "'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
-    ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b", "c": "\u0327", "k": "\u0328",
-    "r": "\u030a", "d": "\u0323", "b": "\u0331",
-}  # fmt: skip
-_LETTERS = {
-    "ss": "ß", "ae": "æ", "AE": "Æ", "oe": "œ", "OE": "Œ", "aa": "å", "AA": "Å", "o": "ø",
-    "O": "Ø", "l": "ł", "L": "Ł", "i": "ı", "j": "ȷ",
-}  # fmt: skip
-# \'a  \'{a}  {\'a}  \c{c}  \c c  \"{\i}
-_SYMBOL_ACCENT = re.compile(r"\\([`'^\"~=.])\s*(?:\{\s*(\\?[A-Za-z])\s*\}|(\\?[A-Za-z]))")
-_LETTER_ACCENT = re.compile(r"\\([uvHckrdb])(?:\s*\{\s*(\\?[A-Za-z])\s*\}|\s+(\\?[A-Za-z]))")
-_SPECIAL = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])\s*(?:\{\s*\})?")
 _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "v", "jnr", "snr"}
 _APOSTROPHES = re.compile(r"['\u2019\u02bc`]")
 _NOT_WORD = re.compile(r"[^0-9a-z]+")
-
-
-def _accent(match: re.Match) -> str:
-    letter = match.group(2) or match.group(3)
-    if letter.startswith("\\"):
-        letter = _LETTERS.get(letter[1:], letter[1:])
-    return letter + _ACCENT[match.group(1)]
 
 
 def display(raw: str) -> str:
     """A name as people read it: LaTeX accents and letters turned into Unicode, braces gone."""
     if "\\" not in raw and "{" not in raw and "~" not in raw:
         return unicodedata.normalize("NFC", " ".join(raw.split()))
-    text = _SPECIAL.sub(lambda m: _LETTERS[m.group(1)], raw)
-    text = _SYMBOL_ACCENT.sub(_accent, text)
-    text = _LETTER_ACCENT.sub(_accent, text)
-    text = text.replace("{", "").replace("}", "").replace("\\", "").replace("~", " ")
+    text = detex(raw).replace("{", "").replace("}", "").replace("\\", "").replace("~", " ")
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
@@ -63,8 +42,7 @@ def name_key(raw: str) -> str | None:
     """The normalised whole name ("Bal\\'azs, C. Jr." -> "c balazs"), None if nothing is left."""
     text = display(raw)
     if not text.isascii():
-        text = unicodedata.normalize("NFKD", text.replace("ß", "ss"))
-        text = "".join(c for c in text if not unicodedata.combining(c)).translate(_FOLD)
+        text = fold(text)
     text = _APOSTROPHES.sub("", text.lower())
     if "," in text:
         parts = [p for p in text.split(",") if p.strip()]
@@ -74,9 +52,6 @@ def name_key(raw: str) -> str | None:
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
     return " ".join(tokens) or None
-
-
-_FOLD = str.maketrans({"ø": "o", "ł": "l", "æ": "ae", "œ": "oe", "ı": "i", "ȷ": "j", "đ": "d"})
 
 
 def paper_keys(authors: Iterable[str]) -> list[str]:

@@ -23,6 +23,9 @@ WEIGHTED = Params(author_weight=0.5)
         ('{\\"O}zg{\\"u}r \\c{C}elik', "ozgur celik"),
         ("Ji\\v{r}\\'i Mat\\'ou\\v sek", "jiri matousek"),
         ("Pawe{\\l} Nowak", "pawel nowak"),
+        ("Łukasz Kowalski", "lukasz kowalski"),  # capital letters NFKD does not decompose
+        ("Andreas Østvik", "andreas ostvik"),
+        ("J. E. Guðmundsson", "j e gudmundsson"),
         ("John Smith Jr.", "john smith"),
         ("Martin Luther King, III", "martin luther king"),
         ("Smith, John", "john smith"),
