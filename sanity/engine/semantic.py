@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 from safetensors.numpy import load_file
-from scipy.special import erf
 from threadpoolctl import threadpool_limits
 from tokenizers import Tokenizer
 
@@ -81,9 +80,46 @@ def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float)
     return (x - mean) / np.sqrt(var + eps) * weight + bias
 
 
+# erf(z) ~ z P(z^2) / Q(z^2) on |z| <= 4 (erf(4) = 1 - 1.5e-8): a rational least-squares fit,
+# 4e-7 from erf in float32. scipy's erf costs ~20 ns per value and was a quarter of a forward.
+_P = (
+    1.1283790461,
+    0.19230819352,
+    0.052981763019,
+    0.0038447062795,
+    0.00028618799736,
+    2.027286573e-06,
+)
+_Q = (1.0, 0.50376059839, 0.11487953583, 0.015124428893, 0.0011810574145, 3.7928556067e-05)
+_ERF_P, _ERF_Q = tuple(map(np.float32, _P)), tuple(map(np.float32, _Q))
+_ROWS = 32  # rows per elementwise chunk: its temporaries stay in the CPU cache
+
+
+def _horner(coefs: tuple, s: np.ndarray) -> np.ndarray:
+    out = s * coefs[-1]
+    for c in coefs[-2:0:-1]:
+        out += c
+        out *= s
+    out += coefs[0]
+    return out
+
+
 def _gelu(x: np.ndarray) -> np.ndarray:
-    # Python-float constants: a numpy float64 scalar would turn the whole forward into float64
-    return 0.5 * x * (1.0 + erf(x * 0.7071067811865476))
+    """The exact (erf) GELU of BERT, in place where x is contiguous, chunk by chunk."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    flat = x.reshape(-1, x.shape[-1])
+    for start in range(0, len(flat), _ROWS):
+        part = flat[start : start + _ROWS]
+        z = part * np.float32(0.7071067811865476)
+        np.clip(z, -4.0, 4.0, out=z)
+        s = z * z
+        erf = _horner(_ERF_P, s)
+        erf *= z
+        erf /= _horner(_ERF_Q, s)
+        erf += 1.0
+        erf *= 0.5
+        part *= erf
+    return x
 
 
 ACTIVATIONS = {
@@ -198,8 +234,11 @@ class Model:
         q = heads(self._dense(h, p + "attention.self.query"))
         k = heads(self._dense(h, p + "attention.self.key"))
         v = heads(self._dense(h, p + "attention.self.value"))
-        scores = q @ np.ascontiguousarray(k.swapaxes(2, 3)) * (1.0 / size**0.5) + bias
-        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores = q @ np.ascontiguousarray(k.swapaxes(2, 3))
+        scores *= 1.0 / size**0.5
+        scores += bias
+        scores -= scores.max(-1, keepdims=True)
+        np.exp(scores, out=scores)
         scores /= scores.sum(-1, keepdims=True)
         context = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, dim)
         attended = self._dense(context, p + "attention.output.dense") + h

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from sanity.engine.semantic import Model, ModelError
+from sanity.engine.semantic import Model, ModelError, _gelu
 from tests.semantic_model import write_model
 
 TEXTS = [
@@ -78,3 +78,15 @@ def test_a_bad_model_directory_is_one_clear_error(tmp_path, model_dir):
     (other / "config.json").write_text(json.dumps(config | {"model_type": "gpt2"}))
     with pytest.raises(ModelError, match="not BERT"):
         Model(other)
+
+
+def test_gelu_is_the_exact_erf_gelu_to_float32_precision():
+    from scipy.special import erf  # optional: the reference only
+
+    x = np.linspace(-12, 12, 210_000).astype(np.float32).reshape(-1, 7)
+    before = x.copy()
+    exact = 0.5 * x.astype(np.float64) * (1 + erf(x.astype(np.float64) / np.sqrt(2)))
+    got = _gelu(x[:, ::2])  # a strided view: computed on a copy, the view left as it was
+    assert got.dtype == np.float32
+    assert np.abs(got - exact[:, ::2]).max() < 2e-6
+    assert np.array_equal(x, before)
