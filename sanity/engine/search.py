@@ -11,6 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import Select, column, func, literal, literal_column, select, table, text
 
+from sanity import fulltext
 from sanity.db import db, is_sqlite
 from sanity.models import Paper, SavedSearch
 from sanity.papers import NEWEST_FIRST, NO_FILTERS, Filters, in_category
@@ -171,13 +172,9 @@ def _sqlite_top(query: Query, any_word: bool, page: Slice) -> tuple[list, int] |
 
 
 def rebuild_index() -> None:
-    """Rebuild the full-text index from the papers table (`sanity compute`)."""
-    if not is_sqlite():
-        # PostgreSQL keeps the stored tsvector and its GIN index current by itself; a REINDEX
-        # would lock every search out while it runs.
-        return
-    db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
-    db.session.commit()
+    """Rebuild the full-text index from the papers table (`sanity compute`). PostgreSQL keeps
+    its stored tsvector and GIN index current by itself (a REINDEX would lock searches out)."""
+    fulltext.rebuild()
 
 
 # ---- saved searches ----

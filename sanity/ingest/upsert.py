@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import String, insert, select, update
 
+from sanity import fulltext
 from sanity.arxiv import PaperRecord
 from sanity.db import chunked, db
 from sanity.models import Paper
@@ -87,6 +88,7 @@ def _dedupe(records: Iterable[PaperRecord]) -> tuple[dict[str, PaperRecord], int
 def upsert_papers(records: Iterable[PaperRecord]) -> UpsertResult:
     """Insert new papers, replace older versions in place, skip the rest (and any record no
     database would store, reported in `unstorable` and the log). Does not commit."""
+    fulltext.ensure()
     refused = []
     batch, duplicates = _dedupe(_storable(records, refused))
     result = UpsertResult(skipped=duplicates, unstorable=refused)  # repeats change nothing
