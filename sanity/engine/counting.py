@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
+from sanity.engine import analyzer
 from sanity.engine.authors import Authors
 
 _cached: dict = {}  # in a worker: the last (params, terms) and their vectorizer
@@ -27,13 +27,8 @@ def count(params, terms: list[str], texts: list[str]) -> sp.csr_matrix:
     key = (params, tuple(terms))
     if _cached.get("key") != key:
         vocabulary = {t: i for i, t in enumerate(terms)}
-        _cached.update(
-            key=key,
-            vectorizer=CountVectorizer(
-                analyzer=params.analyzer(), vocabulary=vocabulary, dtype=np.float32
-            ),
-        )
-    return _cached["vectorizer"].transform(texts)
+        _cached.update(key=key, analyze=params.analyzer(), vocabulary=vocabulary)
+    return analyzer.count(_cached["analyze"], _cached["vocabulary"], texts)
 
 
 def pool(processes: int):

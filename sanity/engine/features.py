@@ -21,15 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
-from sanity.engine import counting, ondisk
+from sanity.engine import analyzer, counting, ondisk
 from sanity.engine.authors import Authors, NameCounter, combine, term_names
 
 log = logging.getLogger(__name__)
-
-TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
 
 
 @dataclass(frozen=True)
@@ -64,13 +61,7 @@ class Params:
         )
 
     def analyzer(self):
-        return CountVectorizer(
-            strip_accents="unicode",
-            lowercase=True,
-            stop_words=self.stop_words,
-            token_pattern=TOKEN_PATTERN,
-            ngram_range=(1, self.ngram_max),
-        ).build_analyzer()
+        return analyzer.analyzer(self.stop_words, self.ngram_max)
 
     def df_bounds(self, n: int) -> tuple[int, int]:
         """Document-frequency limits as counts, relaxed on small corpora so any size works."""
@@ -152,10 +143,8 @@ class Features:
             if self._analyzer is None:
                 self._analyzer = self.params.analyzer()
                 self._term_index = {t: i for i, t in enumerate(self.vocabulary)}
-        vectorizer = CountVectorizer(
-            analyzer=self._analyzer, vocabulary=self._term_index, dtype=np.float32
-        )
-        return weigh(vectorizer.transform(texts), self.idf, self.params.sublinear_tf)
+        counts = analyzer.count(self._analyzer, self._term_index, texts)
+        return weigh(counts, self.idf, self.params.sublinear_tf)
 
     @property
     def author_norms(self) -> np.ndarray:
