@@ -45,6 +45,14 @@ def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _as_csr(dense: np.ndarray) -> sp.csr_matrix:
+    """A dense block as CSR without searching it for zeros (scipy's conversion would)."""
+    n, d = dense.shape
+    indptr = np.arange(0, n * d + 1, d, dtype=np.int64)
+    indices = np.tile(np.arange(d, dtype=np.int32), n)
+    return sp.csr_matrix((dense.ravel(), indices, indptr), shape=(n, d))
+
+
 def svm(
     X: sp.csr_matrix,
     E: np.ndarray,
@@ -71,7 +79,7 @@ def svm(
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
     dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
-    train = sp.hstack([X[train_rows], sp.csr_matrix(dense)], format="csr")
+    train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     model = ranking.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
