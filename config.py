@@ -101,12 +101,13 @@ class Config:
     SVM_C: float = 0.1
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
     # The opt-in semantic layer: a sentence-transformers model directory ("" = off), how much
-    # the embeddings weigh beside the words in recommendations and similar papers (0.5: the
-    # best of 0.5/1/2 in bench/quality.py --semantic on a 3,000-paper sample only), and the
+    # the embeddings weigh beside the words in recommendations and similar papers (chosen with
+    # bench/quality.py --semantic on 30,720 real papers: the most meaning that keeps the author
+    # task above 85% and similar papers' same-author hits near the words-only ones), and the
     # BLAS threads of an embedding run.
     SEMANTIC_MODEL: str = ""
-    SEMANTIC_WEIGHT: float = 0.5
-    SEMANTIC_SIMILAR_WEIGHT: float = 0.5
+    SEMANTIC_WEIGHT: float = 0.2
+    SEMANTIC_SIMILAR_WEIGHT: float = 0.05
     SEMANTIC_THREADS: int = 1
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000
