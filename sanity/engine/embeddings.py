@@ -93,9 +93,16 @@ class Embeddings:
     ids: list[str]
     updated: np.ndarray  # epoch seconds of the paper version embedded, per row
     vectors: np.ndarray
+    scoring: np.ndarray | None = None  # the same as float32, memory-mapped: one BLAS pass
 
     def __post_init__(self) -> None:
         self.index = {pid: row for row, pid in enumerate(self.ids)}
+
+    @property
+    def for_scoring(self) -> np.ndarray:
+        """The vectors to rank with: the float32 copy when the build has one (a float16 pass
+        converts every value first, about 8x slower)."""
+        return self.vectors if self.scoring is None else self.scoring
 
     @property
     def n(self) -> int:
@@ -114,6 +121,7 @@ def save(emb: Embeddings, data_dir: str | os.PathLike) -> Path:
     try:
         tmp.mkdir()
         np.save(tmp / "vectors.npy", np.asarray(emb.vectors, dtype=np.float16))
+        _save_float32(tmp / "scoring.npy", emb.vectors)
         np.save(tmp / "updated.npy", np.asarray(emb.updated, dtype=np.int64))
         meta = {"build_id": emb.build_id, "model": emb.model, "ids": emb.ids}
         _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
@@ -131,6 +139,15 @@ def save(emb: Embeddings, data_dir: str | os.PathLike) -> Path:
         if old.name != emb.build_id:
             shutil.rmtree(old, ignore_errors=True)
     return final
+
+
+def _save_float32(path: Path, vectors: np.ndarray, block: int = 65_536) -> None:
+    """A float32 copy of the vectors, written a block of rows at a time (small memory)."""
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=vectors.shape)
+    for start in range(0, len(vectors), block):
+        out[start : start + block] = vectors[start : start + block]
+    out.flush()
+    del out
 
 
 def current_build_id(data_dir: str | os.PathLike) -> str | None:
@@ -153,6 +170,9 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Embeddings
         ids=meta["ids"],
         updated=np.load(path / "updated.npy"),
         vectors=np.load(path / "vectors.npy", mmap_mode="r"),
+        scoring=np.load(scoring, mmap_mode="r")
+        if (scoring := path / "scoring.npy").exists()
+        else None,
     )
 
 

@@ -23,8 +23,10 @@ def aligned(ids: list[str], index: dict[str, int]) -> np.ndarray:
 
 
 def project(E: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """E @ v in float32, a block of rows at a time."""
+    """E @ v in float32 (float16 rows converted a block at a time)."""
     v = np.asarray(v, dtype=np.float32)
+    if E.dtype == np.float32:
+        return np.asarray(E @ v, dtype=np.float32)
     out = np.empty(E.shape[0], dtype=np.float32)
     for start in range(0, E.shape[0], BLOCK):
         out[start : start + BLOCK] = np.asarray(E[start : start + BLOCK], np.float32) @ v

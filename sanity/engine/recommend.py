@@ -160,7 +160,7 @@ def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
 
 def _hybrid_similar(f, e, scores, meaning, limit: int, allowed) -> Result:
     weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
-    part = hybrid.meaning_part(e.vectors, aligned_rows(f, e), weight, meaning)
+    part = hybrid.meaning_part(e.for_scoring, aligned_rows(f, e), weight, meaning)
     total = part if scores is None else scores + part
     ranked = ranking.top_k(total, limit, allowed)
     by_meaning = {f.ids[r] for r in ranked.rows if part[r] > total[r] - part[r]}
@@ -177,7 +177,7 @@ def search_by_meaning(text: str, filters: Filters, page: int, per_page: int, cap
     inside = allowed_rows(f, filters) & (rows >= 0)
     allowed[rows[inside]] = True
     v = embeddings.runtime().encode([text])[0]
-    ranked = hybrid.by_meaning(e.vectors, v, min(cap, page * per_page), allowed)
+    ranked = hybrid.by_meaning(e.for_scoring, v, min(cap, page * per_page), allowed)
     start = (page - 1) * per_page
     ids = [e.ids[r] for r in ranked.rows[start:]]
     found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
@@ -242,7 +242,7 @@ def recommend(
     if ranked is None and e is not None:  # the semantic layer: meaning beside the words
         exclude = hidden if include_tagged else pos + neg + hidden
         ranked = hybrid.svm(
-            f.X, e.vectors, aligned_rows(f, e), float(cfg["SEMANTIC_WEIGHT"]),
+            f.X, e.for_scoring, aligned_rows(f, e), float(cfg["SEMANTIC_WEIGHT"]),
             np.array(pos), np.array(neg), k=limit, C=C, n_sampled=int(cfg["SVM_NEGATIVES"]),
             allowed=allowed_rows(f, filters, exclude), vocabulary=f.terms,
         )  # fmt: skip

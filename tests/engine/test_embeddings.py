@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sanity.db import db
-from sanity.engine import embeddings
+from sanity.engine import embeddings, hybrid
 from sanity.models import Paper
 from tests.factories import topical_papers
 from tests.semantic_model import write_model
@@ -38,6 +38,8 @@ def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
     assert sorted(built.ids) == sorted(ids)
     assert built.vectors.dtype == np.float16 and isinstance(built.vectors, np.memmap)
     assert np.allclose(np.linalg.norm(built.vectors.astype(np.float32), axis=1), 1, atol=1e-2)
+    assert built.scoring.dtype == np.float32 and isinstance(built.scoring, np.memmap)
+    assert np.array_equal(built.scoring, built.vectors.astype(np.float32))
     assert embeddings.embed_missing().embedded == 0
     paper = db.session.get(Paper, ids[0])
     paper.abstract = "Cats and dogs."
@@ -111,3 +113,20 @@ def test_the_embed_and_compute_commands(app, runner, tmp_path, monkeypatch):
     app.config["SEMANTIC_MODEL"] = str(broken)
     bad = runner.invoke(args=["embed"])
     assert bad.exit_code == 1 and "config.json" in bad.output
+
+
+def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):
+    """Builds saved before the float32 copy existed are scored from float16, with the same
+    result: the copy only saves converting every value per request."""
+    topical_papers(3)
+    embeddings.embed_missing()
+    root = embeddings.root_dir(semantic_app.config["DATA_DIR"])
+    built = embeddings.load(semantic_app.config["DATA_DIR"])
+    v = np.asarray(built.vectors[0], dtype=np.float32)
+    with_copy = hybrid.by_meaning(built.for_scoring, v, 5)
+    (root / built.build_id / "scoring.npy").unlink()
+    old = embeddings.load(semantic_app.config["DATA_DIR"])
+    assert old.scoring is None and old.for_scoring.dtype == np.float16
+    without = hybrid.by_meaning(old.for_scoring, v, 5)
+    assert list(with_copy.rows) == list(without.rows)
+    assert np.allclose(with_copy.scores, without.scores, atol=1e-6)
