@@ -19,6 +19,7 @@ import resource
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import numpy as np
 from common import fill, load_records, make_app, require_data, stats
@@ -103,7 +104,7 @@ def main() -> None:
         "recommend (20 seeds)": [f"/api/recommend?ids={','.join(g)}" for g in groups],
         "similar": [f"/api/papers/{pid}/similar" for pid in seeds],
     }
-    semantic = {"search by meaning (a title)": [f"/api/search?q={q}&mode=semantic"
+    semantic = {"search by meaning (a title)": [f"/api/search?q={quote(q)}&mode=semantic"
                                                  for q in words]}  # fmt: skip
     print(f"\n{len(records):,} papers; ms p50 / p95 through the API (Flask test client)")
     on = measure(app.test_client(), {**urls, **semantic})

@@ -45,16 +45,19 @@ def _complete() -> bool:
 
 
 def rebuild(commit: bool = True) -> None:
-    """Put back any missing trigger and rebuild the index from `papers`, in one transaction
-    (the caller's, with `commit=False`)."""
+    """Rebuild the index from `papers` and put back any missing trigger, in one transaction
+    (the caller's, with `commit=False`): if it never commits, the triggers stay missing and
+    the next write of papers repairs the index again."""
     global _bulk
     if not is_sqlite():
         return
+    # The INSERT first: the driver opens a transaction only for data statements, so a CREATE
+    # TRIGGER run before it would commit on its own and mark the index as complete too early.
+    db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
     found = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
     for name, ddl in TRIGGERS.items():
         if name not in found:
             db.session.execute(text(ddl))
-    db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
     if commit:
         db.session.commit()
     _bulk = False

@@ -18,6 +18,13 @@ from tests.factories import make_record
 from tests.ingest.test_snapshot import line, snapshot
 
 
+@pytest.fixture(autouse=True)
+def no_bulk_load_left_behind():
+    """`_bulk` is per process: no test leaves it set for the tests after it."""
+    yield
+    fulltext._bulk = False
+
+
 def triggers() -> set[str]:
     names = db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
     return set(names) & set(fulltext.TRIGGERS)
@@ -107,14 +114,14 @@ def test_a_failing_import_still_leaves_a_complete_index(app):
     integrity_check()
 
 
-def test_a_killed_bulk_load_is_repaired_by_the_next_write_of_papers(app, monkeypatch):
+def test_a_killed_bulk_load_is_repaired_by_the_next_write_of_papers(app):
     """The process that dropped the triggers died: the next upsert, anywhere, repairs the index
     before it writes, so the papers loaded in between and the new ones are all found."""
     import_snapshot(io.BytesIO(lines(1, 10, "quokka")), batch_size=10)
     fulltext.start_bulk()
     upsert_papers([make_record(title="Platypus loaded in bulk")])
     db.session.commit()
-    monkeypatch.setattr(fulltext, "_bulk", False)  # a new process: it knows of no bulk load
+    fulltext._bulk = False  # a new process: it knows of no bulk load
     assert triggers() == set()
 
     upsert_papers([make_record(title="Platypus crawled later")])
@@ -124,11 +131,32 @@ def test_a_killed_bulk_load_is_repaired_by_the_next_write_of_papers(app, monkeyp
     integrity_check()
 
 
-def test_compute_rebuild_restores_missing_triggers(app, monkeypatch):
+def test_compute_rebuild_restores_missing_triggers(app):
     upsert_papers([make_record(title="Echidna")])
     db.session.commit()
     fulltext.start_bulk()
-    monkeypatch.setattr(fulltext, "_bulk", False)
+    fulltext._bulk = False
     rebuild_index()
     assert triggers() == set(fulltext.TRIGGERS)
     assert found("echidna")
+
+
+def test_a_repair_rolled_back_with_its_write_leaves_the_triggers_missing(app):
+    """The repair is part of the writer's transaction: if that rolls back, the triggers are not
+    back either (they would mark a stale index as complete), and the next write repairs it."""
+    upsert_papers([make_record(title="Numbat")])
+    db.session.commit()
+    fulltext.start_bulk()
+    upsert_papers([make_record(title="Numbat in bulk")])
+    db.session.commit()
+    fulltext._bulk = False
+
+    upsert_papers([make_record(title="Numbat rolled back")])
+    db.session.rollback()
+    assert triggers() == set()
+
+    upsert_papers([make_record(title="Numbat kept")])
+    db.session.commit()
+    assert triggers() == set(fulltext.TRIGGERS)
+    assert found("numbat") == 3
+    integrity_check()

@@ -1,7 +1,8 @@
 """The semantic layer's storage and job: sentence embeddings of title + abstract, kept beside
-the feature builds in `DATA_DIR/embeddings/<build_id>/` as a memory-mapped float16 array and
-its row -> paper id list, published by the same atomic rules (temp directory, rename, then
-`CURRENT`), and computed in resumable chunks for papers new or changed since the last run.
+the feature builds in `DATA_DIR/embeddings/<build_id>/` as a memory-mapped float16 array (with
+a float32 copy that requests rank from) and its row -> paper id list, published by the same
+atomic rules (temp directory, rename, then `CURRENT`), and computed in resumable chunks for
+papers new or changed since the last run.
 
 Off unless `SEMANTIC_MODEL` names a model directory; the model runtime (`semantic`, which needs
 the optional `sanity[semantic]` extra) is imported only then, through `runtime()`.

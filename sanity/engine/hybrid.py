@@ -1,11 +1,10 @@
 """Words, authors and meaning together: rankers over a feature build plus its embeddings.
 
-Pure like `ranking`: arrays in, a Ranking out. The embeddings (`E`, float16, l2-normalised,
-memory-mapped) have their own rows; `rows[i]` is the embedding row of feature row i, or -1 for
-a paper not embedded yet, which then ranks by its words alone. The embedding is appended to a
-paper's TF-IDF + author row as `weight` x E: an SVM learns from both, a similarity adds
-`weight` x (cosine of meaning) to the cosine of words.
-"""
+Pure like `ranking`: arrays in, a Ranking out. The embeddings (`E`, float32 or float16,
+l2-normalised, memory-mapped) have their own rows; `rows[i]` is the embedding row of feature
+row i, or -1 for a paper not embedded yet, which then ranks by its words alone. The embedding
+is appended to a paper's TF-IDF + author row as `weight` x E: an SVM learns from both, a
+similarity adds `weight` x (cosine of meaning) to the cosine of words."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ import scipy.sparse as sp
 
 from sanity.engine import ranking
 
-BLOCK = 65_536  # rows converted from float16 at a time: memory stays small on any corpus
+BLOCK = 65_536  # float16 rows converted at a time: memory stays small on any corpus
 
 
 def aligned(ids: list[str], index: dict[str, int]) -> np.ndarray:

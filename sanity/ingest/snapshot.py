@@ -7,6 +7,7 @@ import fnmatch
 import gzip
 import io
 import json
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,8 @@ from sanity.arxiv import PaperRecord, clean_text, parse_datetime, parse_id
 from sanity.db import db
 from sanity.ingest.upsert import MAX_VERSION, UnstorableRecord, check_storable, upsert_papers
 from sanity.timeutil import as_utc
+
+log = logging.getLogger(__name__)
 
 
 class SnapshotLineError(ValueError):
@@ -267,7 +270,12 @@ def import_snapshot(
             if len(batch) >= batch_size:
                 flush()
         flush()
-    finally:
-        fulltext.finish_bulk()
+    except BaseException:
+        try:  # the committed batches become searchable; the import's own error is what counts
+            fulltext.finish_bulk()
+        except Exception:
+            log.exception("search index rebuild after a failed import")
+        raise
+    fulltext.finish_bulk()
     stats.seconds = time.monotonic() - started
     return stats
