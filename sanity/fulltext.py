@@ -33,15 +33,13 @@ TRIGGERS = {
         VALUES (new.rowid, new.title, new.abstract, new.authors);
     END""",
 }
-_FOUND = text(
-    "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
-    "('papers_fts_ai', 'papers_fts_ad', 'papers_fts_au')"
-)
+_TRIGGERS_FOUND = text("SELECT name FROM sqlite_master WHERE type = 'trigger'")
 _bulk = False  # this process is loading in bulk: the triggers are meant to be missing
 
 
-def _complete() -> bool:
-    return db.session.scalar(_FOUND) == len(TRIGGERS)
+def _present() -> set[str]:
+    """Which of the index's triggers exist."""
+    return set(db.session.scalars(_TRIGGERS_FOUND)) & TRIGGERS.keys()
 
 
 def rebuild(commit: bool = True) -> None:
@@ -54,7 +52,7 @@ def rebuild(commit: bool = True) -> None:
     # The INSERT first: the driver opens a transaction only for data statements, so a CREATE
     # TRIGGER run before it would commit on its own and mark the index as complete too early.
     db.session.execute(text("INSERT INTO papers_fts(papers_fts) VALUES('rebuild')"))
-    found = set(db.session.scalars(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")))
+    found = _present()
     for name, ddl in TRIGGERS.items():
         if name not in found:
             db.session.execute(text(ddl))
@@ -67,7 +65,7 @@ def ensure() -> None:
     """Before papers are written: an index left without its triggers by a bulk load that never
     finished (a killed import) is repaired first, in the caller's transaction. Costs one
     catalogue lookup."""
-    if is_sqlite() and not _bulk and not _complete():
+    if is_sqlite() and not _bulk and _present() != TRIGGERS.keys():
         rebuild(commit=False)
 
 

@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sanity.engine import analyzer
 from sanity.engine.authors import Authors
 
-_cached: dict = {}  # in a worker: the last (params, terms) and their vectorizer
+_cached: dict = {}  # in a worker: the last (params, terms), their analyzer and vocabulary
 
 
 def count(params, terms: list[str], texts: list[str]) -> sp.csr_matrix:
