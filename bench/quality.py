@@ -239,20 +239,20 @@ def svm_method(name: str, X, C: float, similar_args: dict | None = None) -> Meth
         if similar_args is None:
             return ranking.cosine(X, X[seed], K, allowed).rows
         a = similar_args
-        bonus = a["category"] * a["primary"](seed) if a["category"] else None
+        bonus = a["primary"](seed) if a["category"] else None
         return ranking.similar(X, X[seed], K, split=a["split"], allowed=allowed,
                                author_norms=norms, author_weight=a["author"],
-                               bonus=bonus).rows  # fmt: skip
+                               bonus=bonus, bonus_weight=a["category"]).rows  # fmt: skip
 
     return Method(name, recommend, similar)
 
 
 def primary_masks(records: list[dict]):
-    """seed row -> 0/1 floats: rows with the seed's primary category."""
+    """seed row -> a boolean mask of the rows with the seed's primary category."""
     firsts = np.array([(r.get("categories") or [""])[0] for r in records])
 
     def mask(seed: int) -> np.ndarray:
-        return (firsts == firsts[seed]).astype(np.float32)
+        return firsts == firsts[seed]
 
     return mask
 
@@ -272,9 +272,10 @@ def hybrid_method(name: str, X, E, weight: float, C: float, similar_args: dict) 
 
     def similar(seed):
         a = similar_args
-        bonus = a["category"] * a["primary"](seed) if a["category"] else None
+        bonus = a["primary"](seed) if a["category"] else None
         scores = ranking.similar_scores(X, X[seed], split=split, author_norms=norms,
-                                        author_weight=a["author"], bonus=bonus)  # fmt: skip
+                                        author_weight=a["author"], bonus=bonus,
+                                        bonus_weight=a["category"])  # fmt: skip
         part = hybrid.meaning_part(E, rows, weight, E[seed])
         total = part if scores is None else scores + part
         return ranking.top_k(total, K, _without(n, [seed])).rows

@@ -37,9 +37,14 @@ def display(raw: str) -> str:
     return unicodedata.normalize("NFC", " ".join(text.split()))
 
 
+_PLAIN = re.compile(r"[^\\{~,'`]*")  # ASCII without LaTeX, commas or apostrophes
+
+
 @functools.lru_cache(maxsize=1 << 16)  # names recur across papers; bounded memory
 def name_key(raw: str) -> str | None:
     """The normalised whole name ("Bal\\'azs, C. Jr." -> "c balazs"), None if nothing is left."""
+    if raw.isascii() and _PLAIN.fullmatch(raw):  # most names: the steps below change nothing
+        return _joined(_NOT_WORD.sub(" ", raw.lower()).split())
     text = display(raw)
     if not text.isascii():
         text = fold(text)
@@ -48,7 +53,10 @@ def name_key(raw: str) -> str | None:
         parts = [p for p in text.split(",") if p.strip()]
         parts = [p for p in parts if _NOT_WORD.sub("", p) not in _SUFFIXES] or parts
         text = " ".join([parts[1], parts[0]] if len(parts) == 2 else parts)  # "Surname, Given"
-    tokens = _NOT_WORD.sub(" ", text).split()
+    return _joined(_NOT_WORD.sub(" ", text).split())
+
+
+def _joined(tokens: list[str]) -> str | None:
     while len(tokens) > 2 and tokens[-1] in _SUFFIXES:
         tokens.pop()
     return " ".join(tokens) or None

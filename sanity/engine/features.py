@@ -7,6 +7,7 @@ vocabulary (`sanity.engine.authors`: its columns follow the word columns), and p
 
 from __future__ import annotations
 
+import gc
 import heapq
 import logging
 import math
@@ -23,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
-from sanity.engine import analyzer, counting, ondisk
+from sanity.engine import analyzer, counting, ondisk, ranking
 from sanity.engine.authors import Authors, NameCounter, combine, term_names
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class Features:
         self._term_index = None
         self._terms: list[str] | None = None
         self._author_norms: np.ndarray | None = None
+        self._scales: tuple[np.ndarray, np.ndarray] | None = None
         self._primary: tuple[dict[str, int], np.ndarray] | None = None
 
     @property
@@ -148,21 +150,31 @@ class Features:
 
     @property
     def author_norms(self) -> np.ndarray:
-        """Each row's author-part norm (0 for rows without author columns); cached."""
+        """Each row's author-part norm (0 for rows without author columns); cached. Read from
+        the transpose's author rows in slices, so that no copy of them is made."""
         if self._author_norms is None:
-            split, A = len(self.vocabulary), None
+            split, norms = len(self.vocabulary), np.zeros(self.n)
             if self.columns is not None:
-                A = self.columns[split:]
-                squares = A.data.astype(np.float64) ** 2
-                norms = np.bincount(A.indices, weights=squares, minlength=self.n)
-            else:
+                A = ranking.rows(self.columns, split, self.columns.shape[0])
+                for s in range(0, A.nnz, 1 << 22):
+                    d = np.asarray(A.data[s : s + (1 << 22)], dtype=np.float64)
+                    rows = A.indices[s : s + (1 << 22)]
+                    norms += np.bincount(rows, weights=d * d, minlength=self.n)[: self.n]
+            elif self.X.shape[1] > split:
                 A = self.X[:, split:]
                 norms = np.asarray(A.multiply(A).sum(axis=1)).ravel()
-            self._author_norms = np.sqrt(norms[: self.n]).astype(np.float32)
+            self._author_norms = np.sqrt(norms).astype(np.float32)
         return self._author_norms
 
+    @property
+    def part_scales(self) -> tuple[np.ndarray, np.ndarray]:
+        """`ranking.part_scales` of the author norms (for similar papers); cached."""
+        if self._scales is None:
+            self._scales = ranking.part_scales(self.author_norms)
+        return self._scales
+
     def primary_mask(self, category: str) -> np.ndarray:
-        """Rows whose primary (first) category is `category`, as 0/1 floats."""
+        """Rows whose primary (first) category is `category` (a boolean mask)."""
         if self._primary is None:
             codes: dict[str, int] = {}
             firsts = (c.split(" ", 1)[0] for c in self.categories)
@@ -171,7 +183,7 @@ class Features:
             )
             self._primary = (codes, rows)
         codes, rows = self._primary
-        return (rows == codes.get(category, -1)).astype(np.float32)
+        return rows == codes.get(category, -1)
 
     def category_mask(self, category: str) -> np.ndarray:
         """Rows listing `category` (cached per build)."""
@@ -218,9 +230,13 @@ def build(
     started = time.monotonic()
     analyzer = params.analyzer()
     workers = counting.pool(processes if total >= PARALLEL_FROM else 1)
+    collecting = gc.isenabled()
+    gc.disable()  # millions of short-lived lists and sets, no cycles: collections only cost
     try:
         return _build(doc_source, params, out, total, workers, analyzer, started)
     finally:
+        if collecting:
+            gc.enable()
         if workers is not None:
             workers.terminate()
 

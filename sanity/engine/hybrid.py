@@ -75,7 +75,7 @@ def svm(
     n = X.shape[0]
     pos, neg = ranking.training_rows(n, positives, negatives, n_sampled, seed)
     if len(pos) == 0:
-        return ranking.top_k(np.zeros(n), 0)
+        return ranking.empty()
     if len(neg) == 0:
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
@@ -85,7 +85,8 @@ def svm(
     model = ranking.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
-    scores = X @ words + weight * meaning_scores(E, rows, meaning) + float(model.intercept_[0])
+    scores = ranking.matvec(X, words) + weight * meaning_scores(E, rows, meaning)
+    scores += np.float32(model.intercept_[0])
     ranked = ranking.top_k(scores, k, allowed)
     ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None
     return ranked
@@ -116,10 +117,10 @@ def similar_parts(X, E, rows, weight, query, meaning, columns=None):
     if norm > 0:
         q /= norm
         if columns is None:
-            words = np.asarray(X @ q, dtype=np.float32).ravel()
+            words = ranking.matvec(X, q)
         else:
             terms = np.flatnonzero(q)
-            words = np.asarray(columns[terms].T @ q[terms], dtype=np.float32).ravel()
+            words = ranking.column_dot(columns, terms, q[terms], X.shape[0])
     part = meaning_part(E, rows, weight, meaning)
     return words + part, part
 

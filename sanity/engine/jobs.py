@@ -49,14 +49,17 @@ def _doc(row) -> Doc:
 
 
 def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
-    """Papers as feature docs, streamed in id order (or just `ids`)."""
+    """Papers as feature docs, streamed in id order (or just `ids`). Rows come through the
+    session's connection, not the ORM's result machinery: a few times faster per row, which a
+    build's two passes over a million papers feel."""
+    connection = db.session.connection()
     if ids is not None:
         for chunk in chunked(ids):
             query = select(*_COLUMNS).where(Paper.id.in_(chunk)).order_by(Paper.id)
-            yield from (_doc(row) for row in db.session.execute(query))
+            yield from (_doc(row) for row in connection.execute(query))
         return
     query = select(*_COLUMNS).order_by(Paper.id).execution_options(yield_per=2000)
-    yield from (_doc(row) for row in db.session.execute(query))
+    yield from (_doc(row) for row in connection.execute(query))
 
 
 def _held(wait: float = 0.0):

@@ -5,7 +5,9 @@ Rows of X are l2-normalised, so a dot product is a cosine similarity.
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,17 +29,85 @@ class Ranking:
 
 
 def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Ranking:
-    """The k best-scoring rows among `allowed` (a boolean mask), best first."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
-    candidates = np.flatnonzero(allowed) if allowed is not None else np.arange(len(scores))
-    if k <= 0 or len(candidates) == 0:
-        return Ranking(np.array([], dtype=np.int64), np.array([]))
-    values = scores[candidates]
+    """The k best-scoring rows among `allowed` (a boolean mask), best first; ties: lower row
+    first. On large arrays only the rows at or above a threshold taken from an even sample are
+    sorted: at least k rows reach it, so every row of the top k is among them."""
+    scores = np.asarray(scores).ravel()
+    if k <= 0 or len(scores) == 0:
+        return empty()
+    candidates = _above_sample_threshold(scores, k, allowed)
+    if allowed is not None:
+        candidates = candidates[allowed[candidates]]
+    values = scores[candidates].astype(np.float64)
     if len(candidates) > k:
         part = np.argpartition(-values, k - 1)[:k]
+        kth = values[part].min()
+        part = np.flatnonzero(values >= kth)  # every tie at the k-th score, for the order below
         candidates, values = candidates[part], values[part]
-    order = np.lexsort((candidates, -values))  # ties: lower row first, deterministic
+    order = np.lexsort((candidates, -values))[:k]  # ties: lower row first, deterministic
     return Ranking(candidates[order], values[order])
+
+
+def empty() -> Ranking:
+    return Ranking(np.array([], dtype=np.int64), np.array([]))
+
+
+SAMPLED_FROM = 50_000  # rows from which top_k sorts only the rows above a sampled threshold
+
+
+def _above_sample_threshold(scores: np.ndarray, k: int, allowed) -> np.ndarray:
+    """Row numbers worth sorting for the top k: all of them on small arrays; else those
+    scoring at least the k-th best allowed score of every `stride`-th row."""
+    n = len(scores)
+    if n < SAMPLED_FROM:
+        return np.arange(n)
+    stride = max(1, n // (k * 512))
+    sample = scores[::stride]
+    if allowed is not None:
+        sample = sample[allowed[::stride]]
+    if len(sample) < k:
+        return np.arange(n)
+    threshold = np.partition(sample, len(sample) - k)[len(sample) - k]
+    return np.flatnonzero(scores >= threshold)
+
+
+THREADS = max(1, min(2, os.cpu_count() or 1))
+PARALLEL_ROWS = 200_000  # rows from which a product is split over THREADS threads
+_pool: ThreadPoolExecutor | None = None
+
+
+def matvec(X: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """X @ w (float32), split by rows over THREADS threads on large matrices: scipy's loop
+    lets go of the GIL, and one core alone is far from the memory's bandwidth."""
+    w = np.asarray(w, dtype=np.float32)
+    n = X.shape[0]
+    if n < PARALLEL_ROWS or THREADS < 2:
+        return np.asarray(X @ w, dtype=np.float32).ravel()
+    out = np.empty(n, dtype=np.float32)
+    cuts = np.linspace(0, n, THREADS + 1).astype(np.int64)
+
+    def part(i: int) -> None:
+        lo, hi = int(cuts[i]), int(cuts[i + 1])
+        out[lo:hi] = rows(X, lo, hi) @ w
+
+    list(_threads().map(part, range(THREADS)))
+    return out
+
+
+def rows(X: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
+    """Rows lo..hi of X as views of its arrays (scipy's slicing copies them)."""
+    a, b = int(X.indptr[lo]), int(X.indptr[hi])
+    indptr = np.asarray(X.indptr[lo : hi + 1]) - X.indptr.dtype.type(a)
+    return sp.csr_matrix(
+        (X.data[a:b], X.indices[a:b], indptr), shape=(hi - lo, X.shape[1]), copy=False
+    )
+
+
+def _threads() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ranking")
+    return _pool
 
 
 def cosine(
@@ -51,12 +121,12 @@ def cosine(
     q = np.asarray(query.mean(axis=0)).ravel().astype(np.float32)
     norm = float(np.linalg.norm(q))
     if norm == 0:
-        return top_k(np.zeros(X.shape[0]), 0)
+        return empty()
     q /= norm
     if columns is None:
-        return top_k(X @ q, k, allowed)
+        return top_k(matvec(X, q), k, allowed)
     terms = np.flatnonzero(q)
-    return top_k(columns[terms].T @ q[terms], k, allowed)
+    return top_k(column_dot(columns, terms, q[terms], X.shape[0]), k, allowed)
 
 
 def similar(
@@ -70,19 +140,21 @@ def similar(
     author_norms: np.ndarray | None = None,
     author_weight: float = 0.0,
     bonus: np.ndarray | None = None,
+    bonus_weight: float = 0.0,
 ) -> Ranking:
     """Nearest neighbours of one row: the cosine of the words (columns before `split`), plus
-    `author_weight` x the cosine of the author columns, plus `bonus[row]` for rows that share
-    something with the query.
+    `author_weight` x the cosine of the author columns, plus `bonus_weight` for rows in the
+    `bonus` mask that share something with the query.
 
     Each part is compared as a unit vector of its own, so a paper's author block neither dilutes
     its words nor counts for more than `author_weight`. `author_norms` holds each row's
     author-part norm (rows are unit vectors, so the words' norm is the rest).
     """
     score = similar_scores(X, query, split=split, columns=columns, author_norms=author_norms,
-                           author_weight=author_weight, bonus=bonus)  # fmt: skip
+                           author_weight=author_weight, bonus=bonus,
+                           bonus_weight=bonus_weight)  # fmt: skip
     if score is None:
-        return top_k(np.zeros(X.shape[0]), 0)
+        return empty()
     return top_k(score, k, allowed)
 
 
@@ -95,23 +167,42 @@ def similar_scores(
     author_norms: np.ndarray | None = None,
     author_weight: float = 0.0,
     bonus: np.ndarray | None = None,
+    bonus_weight: float = 0.0,
+    scales: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray | None:
-    """Every row's score for `similar` (None when the query has no words)."""
+    """Every row's score for `similar` (None when the query has no words); `bonus` is a
+    boolean mask of the rows that get `bonus_weight` if they share something with the query.
+    `scales` are `part_scales(author_norms)`, for a caller that keeps them."""
     q = np.asarray(query[:1].toarray()).ravel().astype(np.float32)
     score = _unit_dot(X, columns, q, 0, split)
     if score is None:
         return None
-    if author_norms is not None:
-        author_norms = np.asarray(author_norms, dtype=np.float32)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            word_norms = np.sqrt(np.clip(1.0 - author_norms**2, 0.0, 1.0))
-            score = np.where(word_norms > 0, score / word_norms, 0.0)
-            shared = _unit_dot(X, columns, q, split, len(q)) if author_weight > 0 else None
-            if shared is not None:
-                score += author_weight * np.where(author_norms > 0, shared / author_norms, 0.0)
-    if bonus is not None:
-        score += np.where(score > 0, bonus, 0.0)
+    if scales is None and author_norms is not None:
+        scales = part_scales(author_norms)
+    if scales is not None:
+        word_scale, author_scale = scales
+        score *= word_scale
+        shared = _unit_dot(X, columns, q, split, len(q)) if author_weight > 0 else None
+        if shared is not None:
+            shared *= author_scale
+            shared *= np.float32(author_weight)
+            score += shared
+    if bonus is not None and bonus_weight:
+        score[bonus & (score > 0)] += np.float32(bonus_weight)
     return score
+
+
+def part_scales(author_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, 1 / the norm of its words' part and 1 / that of its authors' part (0 for an
+    empty part): each part of a row scaled to a unit vector. Rows are unit vectors, so the
+    words' norm is what the authors' leaves."""
+    authors = np.asarray(author_norms, dtype=np.float32)
+    words = np.sqrt(np.clip(1.0 - authors**2, 0.0, 1.0))
+    with np.errstate(divide="ignore"):
+        return (
+            np.where(words > 0, 1.0 / words, 0.0).astype(np.float32),
+            np.where(authors > 0, 1.0 / authors, 0.0).astype(np.float32),
+        )
 
 
 def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
@@ -121,11 +212,30 @@ def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
     if norm == 0:
         return None
     terms = np.flatnonzero(part)
-    values = part[terms] / norm
+    values = (part[terms] / norm).astype(np.float32)
     terms += lo
     if columns is not None:
-        return np.asarray(columns[terms].T @ values).ravel()
-    return np.asarray(X[:, terms] @ values).ravel()
+        return column_dot(columns, terms, values, X.shape[0])
+    return np.asarray(X[:, terms] @ values, dtype=np.float32).ravel()
+
+
+def column_dot(columns: sp.csr_matrix, terms: np.ndarray, values: np.ndarray, n: int):
+    """Every row's dot product with a sparse query (`terms`, `values`), from the transposed
+    matrix: only the papers using one of the terms are read. On large builds the terms are
+    shared between THREADS threads, balanced by the papers each term reaches."""
+    if n < PARALLEL_ROWS or THREADS < 2 or len(terms) < 2:
+        return np.asarray(columns[terms].T @ values, dtype=np.float32).ravel()
+    sizes = np.cumsum(np.diff(columns.indptr)[terms])
+    cut = int(np.searchsorted(sizes, sizes[-1] / 2)) + 1
+    groups = [(terms[:cut], values[:cut]), (terms[cut:], values[cut:])]
+
+    def part(group) -> np.ndarray:
+        t, v = group
+        return np.asarray(columns[t].T @ v, dtype=np.float32).ravel()
+
+    first, second = _threads().map(part, groups)
+    first += second
+    return first
 
 
 def fit_svm(X_train, y, C: float) -> LinearSVC:
@@ -137,12 +247,15 @@ def fit_svm(X_train, y, C: float) -> LinearSVC:
 
 
 def explain(weights: np.ndarray, vocabulary: list[str], n: int) -> list[tuple[str, float]]:
-    """The n strongest positive words (strongest first), then the n strongest negative ones."""
+    """The n strongest positive words (strongest first, ties: lower column first), then the n
+    strongest negative ones (ties: higher column first)."""
     if not len(vocabulary) or n <= 0:
         return []
-    order = np.argsort(-weights, kind="stable")
-    positive = [(vocabulary[i], float(weights[i])) for i in order[:n] if weights[i] > 0]
-    negative = [(vocabulary[i], float(weights[i])) for i in order[::-1][:n] if weights[i] < 0]
+    weights = np.asarray(weights)
+    up = top_k(weights, n).rows
+    down = len(weights) - 1 - top_k(-weights[::-1], n).rows
+    positive = [(vocabulary[i], float(weights[i])) for i in up if weights[i] > 0]
+    negative = [(vocabulary[i], float(weights[i])) for i in down if weights[i] < 0]
     return positive + negative
 
 
@@ -163,14 +276,15 @@ def svm(
     n = X.shape[0]
     positives, neg_rows = training_rows(n, positives, negatives, n_sampled, seed)
     if len(positives) == 0:
-        return top_k(np.zeros(n), 0)
+        return empty()
     if len(neg_rows) == 0:  # nothing to contrast with: fall back to similarity
         return cosine(X, X[positives], k, allowed)
     train = sp.vstack([X[positives], X[neg_rows]], format="csr")
     y = np.concatenate([np.ones(len(positives)), np.zeros(len(neg_rows))])
     model = fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
-    scores = X @ w + float(model.intercept_[0])
+    scores = matvec(X, w)
+    scores += np.float32(model.intercept_[0])
     ranking = top_k(scores, k, allowed)
     ranking.words = explain(w, vocabulary or [], n_words) if vocabulary else None
     return ranking

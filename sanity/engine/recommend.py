@@ -107,8 +107,8 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
         return Result(_papers(f, ranking.exemplar_svm(f.X, own, limit, allowed=allowed)))
     primary = paper.category_list[:1]
     weight = float(current_app.config["SIMILAR_CATEGORY_WEIGHT"])
-    bonus = weight * f.primary_mask(primary[0]) if primary and weight > 0 else None
-    scores = _similar_scores(f, paper_vector(f, paper), bonus)
+    bonus = f.primary_mask(primary[0]) if primary and weight > 0 else None
+    scores = _similar_scores(f, paper_vector(f, paper), bonus, weight)
     if e is not None:  # the semantic layer: words, authors and meaning together
         row = e.index.get(paper.id)
         meaning = None if row is None else e.vectors[row]
@@ -127,22 +127,23 @@ def similar_to_text(text: str, limit: int) -> Result:
     return Result(_papers(f, _top(f, scores, limit)))
 
 
-def _similar_scores(f: Features, query, bonus=None) -> np.ndarray | None:
+def _similar_scores(f: Features, query, bonus=None, bonus_weight=0.0) -> np.ndarray | None:
     """Words' cosine + SIMILAR_AUTHOR_WEIGHT x shared authors' cosine (+ a category bonus)."""
     return ranking.similar_scores(
         f.X,
         query,
         split=len(f.vocabulary),
         columns=f.columns,
-        author_norms=f.author_norms if len(f.authors) else None,
+        scales=f.part_scales if len(f.authors) else None,
         author_weight=float(current_app.config["SIMILAR_AUTHOR_WEIGHT"]),
         bonus=bonus,
+        bonus_weight=bonus_weight,
     )
 
 
 def _top(f: Features, scores: np.ndarray | None, limit: int, allowed=None) -> ranking.Ranking:
     if scores is None:
-        return ranking.top_k(np.zeros(f.n), 0)
+        return ranking.empty()
     return ranking.top_k(scores, limit, allowed)
 
 

@@ -28,7 +28,7 @@ def _fts_match(query: Query, any_word: bool = False) -> str:
     return (" OR " if any_word else " ").join(quoted)
 
 
-def _sqlite_select(query: Query, any_word: bool) -> tuple[Select, object]:
+def _sqlite_select(query: Query, any_word: bool, floor: int = 0) -> tuple[Select, object]:
     # bm25 is lower-is-better; title matches weigh 10x, authors 5x an abstract match
     score = -literal_column("bm25(papers_fts, 10.0, 1.0, 5.0)")
     base = (
@@ -36,6 +36,8 @@ def _sqlite_select(query: Query, any_word: bool) -> tuple[Select, object]:
         .join(fts, literal_column("papers_fts.rowid") == literal_column("papers.rowid"))
         .where(literal_column("papers_fts").op("MATCH")(_fts_match(query, any_word)))
     )
+    if floor:
+        base = base.where(literal_column("papers_fts.rowid") >= floor)
     return base, score
 
 
@@ -93,9 +95,13 @@ def search(
     unfiltered = not categories and filters.but(now=None) == NO_FILTERS
     if not query.empty:
         for any_word in (False, True):
-            found = _sqlite_top(query, any_word, page) if unfiltered and is_sqlite() else None
-            if found is None:
-                base, score = (_sqlite_select if is_sqlite() else _pg_select)(query, any_word)
+            floor = _sqlite_floor(query, any_word) if unfiltered and is_sqlite() else 0
+            found = _sqlite_top(query, any_word, page, floor) if unfiltered and is_sqlite() else None
+            if found is None and is_sqlite():
+                base, score = _sqlite_select(query, any_word, floor)
+                found = _page(_filtered(base, filters, categories), score, page)
+            elif found is None:
+                base, score = _pg_select(query, any_word)
                 found = _page(_filtered(base, filters, categories), score, page)
             results, total = found
             if total or len(query.words) + len(query.phrases) < 2:
@@ -141,22 +147,37 @@ _FTS_COUNT = text(
 )
 _FTS_TOP = text(
     f"SELECT rowid, -{_BM25} AS score FROM papers_fts WHERE papers_fts MATCH :m "
-    f"ORDER BY {_BM25} LIMIT :k"
+    f"AND rowid >= :floor ORDER BY {_BM25} LIMIT :k"
+)
+_FTS_FLOOR = text(
+    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :m ORDER BY rowid DESC LIMIT 1 OFFSET :n"
 )
 
+RANKED_MATCHES = 10_000  # an unfiltered query matching more ranks its most recently added ones
 
-def _sqlite_top(query: Query, any_word: bool, page: Slice) -> tuple[list, int] | None:
-    """An unfiltered search ranked inside the full-text index alone: the best scores come
-    from FTS5 without reading a row of papers, then only the page's papers are read. Same
-    order as the joined query (score, then newest); None when a tie at the page's end reaches
-    past the candidates fetched (the caller then runs the joined query)."""
+
+def _sqlite_floor(query: Query, any_word: bool) -> int:
+    """The lowest rowid an unfiltered search ranks: 0 (all of them), or that of its
+    RANKED_MATCHES-th most recently added match. bm25 costs a few microseconds a match, and a
+    common word matches hundreds of thousands of papers in a large instance; this bounds it."""
+    found = db.session.scalar(_FTS_FLOOR, {"m": _fts_match(query, any_word),
+                                           "n": RANKED_MATCHES - 1})  # fmt: skip
+    return int(found or 0)
+
+
+def _sqlite_top(query: Query, any_word: bool, page: Slice, floor: int) -> tuple[list, int] | None:
+    """An unfiltered search ranked inside the full-text index alone: the best scores among
+    the matches from rowid `floor` on come from FTS5 without reading a row of papers, then
+    only the page's papers are read. Same order as the joined query (score, then newest);
+    None when a tie at the page's end reaches past the candidates fetched (the caller then
+    runs the joined query)."""
     match = _fts_match(query, any_word)
     total = db.session.scalar(_FTS_COUNT, {"m": match, "cap": page.cap}) or 0
     start, want = (page.page - 1) * page.per_page, page.page * page.per_page
     if total == 0 or start >= total:
         return [], total
     slack = 50
-    rows = db.session.execute(_FTS_TOP, {"m": match, "k": want + slack}).all()
+    rows = db.session.execute(_FTS_TOP, {"m": match, "k": want + slack, "floor": floor}).all()
     last = rows[min(want, len(rows)) - 1].score
     if len(rows) == want + slack and rows[-1].score == last:
         return None

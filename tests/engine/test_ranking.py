@@ -35,6 +35,51 @@ def test_top_k_orders_and_respects_the_mask():
     assert len(ranking.top_k(scores, 0)) == 0
 
 
+def _reference_top_k(scores, k, allowed=None):
+    """top_k by sorting every allowed row: best first, ties lower row first."""
+    rows = np.flatnonzero(allowed) if allowed is not None else np.arange(len(scores))
+    order = np.lexsort((rows, -scores[rows]))[:k]
+    return rows[order]
+
+
+@pytest.mark.parametrize("share", [1.0, 0.3, 0.001, 0.0])
+def test_top_k_on_large_arrays_matches_a_full_sort(share):
+    """Above SAMPLED_FROM only rows over a sampled threshold are sorted; the result is the
+    full sort's, with ties (many equal scores) and masks allowing many, few or no rows."""
+    rng = np.random.default_rng(9)
+    n = ranking.SAMPLED_FROM * 3 + 17
+    coarse = rng.integers(0, 50, n).astype(np.float32)  # heavy ties
+    fine = rng.random(n).astype(np.float32)
+    allowed = rng.random(n) < share
+    for scores in (coarse, fine, np.zeros(n, np.float32)):
+        for k in (1, 25, 400):
+            for mask in (None, allowed):
+                got = ranking.top_k(scores, k, mask)
+                want = _reference_top_k(scores, k, mask)
+                assert list(got.rows) == list(want)
+                assert np.array_equal(got.scores, scores[want].astype(np.float64))
+
+
+def test_products_split_over_threads_match_one_product(monkeypatch):
+    """matvec and column_dot give the same numbers split by rows / terms over threads."""
+    rng = np.random.default_rng(5)
+    X = sp.random(5000, 300, density=0.03, format="csr", dtype=np.float32, random_state=rng)
+    w = rng.standard_normal(300).astype(np.float32)
+    columns = X.T.tocsr()
+    terms = np.array([3, 17, 40, 41, 299])
+    values = rng.random(5).astype(np.float32)
+    one = (ranking.matvec(X, w), ranking.column_dot(columns, terms, values, X.shape[0]))
+    monkeypatch.setattr(ranking, "PARALLEL_ROWS", 100)
+    monkeypatch.setattr(ranking, "THREADS", 2)
+    split = (ranking.matvec(X, w), ranking.column_dot(columns, terms, values, X.shape[0]))
+    for a, b in zip(one, split, strict=True):
+        assert a.dtype == np.float32 and np.allclose(a, b, atol=1e-6)
+    assert np.allclose(split[0], X.toarray() @ w, atol=1e-5)
+    assert np.allclose(split[1], X[:, terms].toarray() @ values, atol=1e-6)
+    part = ranking.rows(X, 1000, 2500)
+    assert (part != X[1000:2500]).nnz == 0
+
+
 def test_cosine_finds_the_topical_neighbour(built):
     """The nearest neighbour of each document is its topical twin."""
     for row, twin in [(0, 1), (2, 3), (4, 5)]:
@@ -92,6 +137,9 @@ def test_explain_orders_positive_then_negative():
     w = np.array([0.5, -2.0, 1.5, -0.1, 0.0])
     vocab = ["a", "b", "c", "d", "e"]
     assert ranking.explain(w, vocab, 2) == [("c", 1.5), ("a", 0.5), ("b", -2.0), ("d", -0.1)]
+    # ties: the lower column first among positives, the higher among negatives
+    w = np.array([1.0, -1.0, 1.0, -1.0, 0.5])
+    assert ranking.explain(w, list("abcde"), 1) == [("a", 1.0), ("d", -1.0)]
 
 
 def test_cosine_through_the_transpose_matches_the_full_product():
@@ -140,9 +188,9 @@ def test_similar_adds_shared_authors_by_weight_and_the_bonus_only_to_neighbours(
     got = ranking.similar(X, X[0], 3, split=2, allowed=allowed, author_norms=norms,
                           author_weight=0.25)  # fmt: skip
     assert got.rows[0] == 2 and np.isclose(got.scores[0], 1.25, atol=1e-6)
-    bonus = np.array([0.5, 0.5, 0, 0.5], dtype=np.float32)
+    bonus = np.array([1, 1, 0, 1], dtype=bool)
     got = ranking.similar(X, X[0], 3, split=2, allowed=allowed, author_norms=norms,
-                          author_weight=0.25, bonus=bonus)  # fmt: skip
+                          author_weight=0.25, bonus=bonus, bonus_weight=0.5)  # fmt: skip
     assert got.rows[0] == 1  # 1.0 + 0.5 beats 1.25
     assert 3 not in got.rows[:2]  # no shared word: the bonus alone does not lift it
     assert got.scores[list(got.rows).index(3)] == 0
