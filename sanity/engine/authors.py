@@ -123,17 +123,16 @@ class Authors:
         """The unweighted block: presence x idf, rows l2-normalised."""
         return self.weigh(self.counts(papers))
 
-    def note_spellings(self, authors: Iterable[str]) -> None:
-        """Remember a written spelling for each key seen under its own (full) spelling."""
-        spelled = self.__dict__.setdefault("_spelled", {})
+    def note_spellings(self, authors: Iterable[str], spelled: dict[int, str]) -> None:
+        """Into `spelled`, a written spelling for each column seen under its own (full) key
+        that has none yet."""
         for raw in authors:
             col = self.index.get(name_key(raw) or "")
             if col is not None and col not in spelled:
                 spelled[col] = display(raw)
 
-    def settle_names(self) -> None:
+    def settle_names(self, spelled: dict[int, str]) -> None:
         """Display names from the spellings noted (keys stand in for names never seen)."""
-        spelled = self.__dict__.pop("_spelled", {})
         self.names = [spelled.get(i, k.title()) for i, k in enumerate(self.keys)]
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:

@@ -1,8 +1,10 @@
-"""The build's counting pass: term counts per chunk of documents, spilled to disk, optionally
-in worker processes (the tokenizer is pure Python: a second core halves the pass).
+"""The build's counting pass: term counts and author columns per chunk of documents, spilled
+to disk, optionally in worker processes (the tokenizer and the name normaliser are pure
+Python: a second core halves the pass, if the parent only reads the database).
 
 Workers are spawned, not forked, so that they do not share (and count again) the memory of
-the process that builds; each task carries its terms, so a worker needs no set-up.
+the process that builds; each one receives the terms and the author vocabulary once, when it
+starts.
 """
 
 from __future__ import annotations
@@ -17,70 +19,98 @@ import scipy.sparse as sp
 from sanity.engine import analyzer
 from sanity.engine.authors import Authors
 
-_cached: dict = {}  # in a worker: the last (params, terms), their analyzer and vocabulary
+_state: dict = {}  # in a worker (or this process): analyzer, vocabulary, author vocabulary
 
 
-def count(params, terms: list[str], texts: list[str]) -> sp.csr_matrix:
-    """Counts of `terms` in `texts` (float32 CSR), with `params`' analyzer."""
-    if not terms:
-        return sp.csr_matrix((len(texts), 0), dtype=np.float32)
-    key = (params, tuple(terms))
-    if _cached.get("key") != key:
-        vocabulary = {t: i for i, t in enumerate(terms)}
-        _cached.update(key=key, analyze=params.analyzer(), vocabulary=vocabulary)
-    return analyzer.count(_cached["analyze"], _cached["vocabulary"], texts)
+def setup(params, terms: list[str], authors: Authors) -> None:
+    """What `count_chunk` counts with, in the process it runs in."""
+    _state.update(
+        analyze=params.analyzer(),
+        vocabulary={t: i for i, t in enumerate(terms)},
+        width=len(terms),
+        authors=authors,
+    )
 
 
-def pool(processes: int):
-    """A pool of `processes` spawned workers, or None for counting in this process."""
+def count_chunk(texts: list[str], names: list) -> tuple[sp.csr_matrix, sp.csr_matrix | None, dict]:
+    """(term counts as float32 CSR, the author block or None, {author column: the first
+    spelling seen under its own key}) of a chunk of documents and their author lists."""
+    if _state["width"]:
+        counts = analyzer.count(_state["analyze"], _state["vocabulary"], texts)
+    else:
+        counts = sp.csr_matrix((len(texts), 0), dtype=np.float32)
+    authors: Authors = _state["authors"]
+    if not len(authors):
+        return counts, None, {}
+    spelled: dict[int, str] = {}
+    for paper in names:
+        authors.note_spellings(paper, spelled)
+    return counts, authors.block(names), spelled
+
+
+def pool(processes: int, params, terms: list[str], authors: Authors):
+    """A pool of `processes` spawned workers set up for `count_chunk`, or None (and this
+    process set up) for counting here."""
     if processes <= 1:
+        setup(params, terms, authors)
         return None
-    return multiprocessing.get_context("spawn").Pool(processes)
+    return multiprocessing.get_context("spawn").Pool(
+        processes, initializer=setup, initargs=(params, terms, authors)
+    )
 
 
-def count_all(docs: Iterator, params, terms: list[str], authors: Authors, spill, workers=None):
-    """Count `terms` per chunk of `params.chunk` docs into `spill` (in order, on `workers` if
-    given); (document frequencies, total counts, meta: ids, times, categories, author blocks)."""
+def count_all(docs: Iterator, params, terms: list[str], authors: Authors, spill, processes=1):
+    """Count `terms` and authors per chunk of `params.chunk` docs into `spill` (in order, on
+    `processes` workers if more than one); (document frequencies, total counts, meta: ids,
+    times, categories, author blocks). The author vocabulary's display names are settled."""
     df = np.zeros(len(terms), dtype=np.int64)
     totals = np.zeros(len(terms), dtype=np.float64)
     meta: dict[str, list] = {"ids": [], "published": [], "updated": [], "categories": []}
     author_parts: list[sp.csr_matrix] = []
+    spelled: dict[int, str] = {}
     pending: deque = deque()
+    workers = pool(processes, params, terms, authors)
 
-    def take(m: sp.csr_matrix) -> None:
+    def take(result) -> None:
+        m, block, spellings = result
         df[:] += np.bincount(m.indices, minlength=len(terms))
         totals[:] += np.bincount(m.indices, weights=m.data, minlength=len(terms))
         spill.append(m)
+        if block is not None:
+            author_parts.append(block)
+        for col, name in spellings.items():  # chunks arrive in order: the first spelling wins
+            spelled.setdefault(col, name)
 
     def flush(batch: list[str], names: list) -> None:
         if workers is None:
-            take(count(params, terms, batch))
-        else:
-            pending.append(workers.apply_async(count, (params, terms, batch)))
-            while len(pending) > 2 * workers._processes:
-                take(pending.popleft().get())
-        if len(authors):
-            author_parts.append(authors.block(names))
+            take(count_chunk(batch, names))
+            return
+        pending.append(workers.apply_async(count_chunk, (batch, names)))
+        while len(pending) > 2 * processes:
+            take(pending.popleft().get())
 
-    batch: list[str] = []
-    batch_authors: list = []
-    for doc in docs:
-        batch.append(doc.text)
-        if len(authors):
-            batch_authors.append(doc.authors)
-            authors.note_spellings(doc.authors)
-        meta["ids"].append(doc.id)
-        meta["published"].append(doc.published)
-        meta["updated"].append(doc.updated)
-        meta["categories"].append(doc.categories)
-        if len(batch) >= params.chunk:
+    try:
+        batch: list[str] = []
+        batch_authors: list = []
+        with_authors = len(authors) > 0
+        for doc in docs:
+            batch.append(doc.text)
+            batch_authors.append(doc.authors if with_authors else ())
+            meta["ids"].append(doc.id)
+            meta["published"].append(doc.published)
+            meta["updated"].append(doc.updated)
+            meta["categories"].append(doc.categories)
+            if len(batch) >= params.chunk:
+                flush(batch, batch_authors)
+                batch, batch_authors = [], []
+        if batch:
             flush(batch, batch_authors)
-            batch, batch_authors = [], []
-    if batch:
-        flush(batch, batch_authors)
-    while pending:
-        take(pending.popleft().get())
+        while pending:
+            take(pending.popleft().get())
+    finally:
+        if workers is not None:
+            workers.terminate()  # their memory is not needed while the matrix is written
     spill.finish()
-    authors.settle_names()
+    authors.settle_names(spelled)
     meta["authors"] = author_parts
     return df, totals, meta

@@ -228,27 +228,26 @@ def build(
     the counting pass run on `processes` worker processes.
     """
     started = time.monotonic()
-    analyzer = params.analyzer()
-    workers = counting.pool(processes if total >= PARALLEL_FROM else 1)
+    processes = processes if total >= PARALLEL_FROM else 1
     collecting = gc.isenabled()
     gc.disable()  # millions of short-lived lists and sets, no cycles: collections only cost
     try:
-        return _build(doc_source, params, out, total, workers, analyzer, started)
+        return _build(doc_source, params, out, total, processes, started)
     finally:
         if collecting:
             gc.enable()
-        if workers is not None:
-            workers.terminate()
 
 
 VOCABULARY_SAMPLE = 300_000  # docs whose n-grams choose the candidate terms
 PARALLEL_FROM = 200_000  # docs from which counting on worker processes pays for their memory
 
 
-def _build(doc_source, params: Params, out, total: int, workers, analyzer, started) -> Features:
+def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
     stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
-    n, doc_freq = _document_frequencies(doc_source(), analyzer, params.max_ngrams, names, stride)
+    n, doc_freq = _document_frequencies(
+        doc_source(), params.analyzer(), params.max_ngrams, names, stride
+    )
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(
@@ -271,10 +270,8 @@ def _build(doc_source, params: Params, out, total: int, workers, analyzer, start
         spill = ondisk.RowSpill(Path(scratch), "counts")
         try:
             df, totals, meta = counting.count_all(
-                doc_source(), params, candidates, authors, spill, workers
+                doc_source(), params, candidates, authors, spill, processes
             )
-            if workers is not None:
-                workers.terminate()  # their memory is not needed while the matrix is written
             keep = np.flatnonzero((df >= lo) & (df <= hi))
             if len(keep) > params.max_features:
                 by_total = np.argsort(-totals[keep], kind="stable")

@@ -174,13 +174,18 @@ def test_a_build_counted_in_worker_processes_is_the_same(tmp_path):
     a build written into a folder maps the same matrix and its transpose from there."""
     corpus = docs(900)
     params = Params(chunk=100, author_weight=0.6, author_min_df=1)
-    for d in corpus:
+    for i, d in enumerate(corpus):  # spellings differ; the first one read names the column
         d.authors = [f"Author {int(d.id[-3:]) % 7}"]
+        if i >= 450:  # first seen in the fifth chunk, spelled three ways
+            d.authors.append("LATE AUTHOR" if i == 450 else "late author" if i % 2 else "Late A")
     alone = features.build(lambda: iter(corpus), params)
     parallel = features.build(
         lambda: iter(corpus), params, tmp_path, total=features.PARALLEL_FROM, processes=2
     )
     _same(alone, parallel)
+    assert parallel.authors.keys == alone.authors.keys
+    assert parallel.authors.names == alone.authors.names
+    assert "LATE AUTHOR" in alone.authors.names and "Author 5" in alone.authors.names
     assert not parallel.X.data.flags.owndata and not parallel.X.data.flags.writeable  # mapped
     assert (parallel.columns != alone.X.T.tocsr()).nnz == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch
