@@ -45,10 +45,13 @@ def create_app(
     app.debug = bool(app.config["DEBUG"])
     app.testing = bool(app.config["TESTING"])
     _load_secret_key(app)
+    under_wsgi_server = click.get_current_context(silent=True) is None
     if require_secret is None:
-        require_secret = click.get_current_context(silent=True) is None
+        require_secret = under_wsgi_server
     if require_secret and not (app.debug or app.testing):
         check_secret_key(app)
+    if under_wsgi_server:  # gunicorn: a serving process (`sanity serve` does the same)
+        web.return_large_frees()
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 
