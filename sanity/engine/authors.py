@@ -154,6 +154,15 @@ class NameCounter:
     def add(self, authors: Iterable[str]) -> None:
         self.n += 1
         self.counts.update(paper_keys(authors))
+        self._prune()
+
+    def merge(self, counts: Counter, papers: int) -> None:
+        """Add the counts of `papers` papers counted elsewhere (a worker's chunk)."""
+        self.n += papers
+        self.counts.update(counts)
+        self._prune()
+
+    def _prune(self) -> None:
         if len(self.counts) > self.max_names:
             floor = 2
             while len(self.counts) > self.max_names // 2:

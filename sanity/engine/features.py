@@ -15,7 +15,6 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,9 +244,7 @@ PARALLEL_FROM = 200_000  # docs from which counting on worker processes pays for
 def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
     stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
-    n, doc_freq = _document_frequencies(
-        doc_source(), params.analyzer(), params.max_ngrams, names, stride
-    )
+    n, doc_freq = counting.document_frequencies(doc_source(), params, names, stride, processes)
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(
@@ -338,31 +335,6 @@ def _map_matrix(where: Path, shape: tuple, name: str = "X") -> sp.csr_matrix:
         np.load(where / f"{name}.{p}.npy", mmap_mode="r") for p in ("data", "indices", "indptr")
     )
     return sp.csr_matrix(tuple(parts), shape=shape, copy=False)
-
-
-def _document_frequencies(
-    docs: Iterable[Doc], analyzer, max_ngrams: int, names: NameCounter | None, stride: int = 1
-) -> tuple[int, Counter]:
-    """(number of docs, n-gram -> document frequency among every `stride`-th doc), pruned to
-    stay under max_ngrams; author names (of every doc) are counted into `names` on the way."""
-    counts: Counter = Counter()
-    n = 0
-    for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
-        if (n - 1) % stride == 0:
-            counts.update(set(analyzer(doc.text)))
-        if names is not None:
-            names.add(doc.authors)
-        if len(counts) > max_ngrams:
-            # Keep the most frequent half; the rare tail is what a vocabulary never needs.
-            by_count = Counter(counts.values())
-            kept, floor = 0, max(by_count) + 1
-            for value in sorted(by_count, reverse=True):
-                if kept + by_count[value] > max_ngrams // 2:
-                    break
-                kept += by_count[value]
-                floor = value
-            counts = Counter({t: c for t, c in counts.items() if c >= floor})
-    return n, counts
 
 
 def with_rows(base: Features, docs: list[Doc]) -> Features:

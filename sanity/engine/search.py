@@ -95,8 +95,9 @@ def search(
     unfiltered = not categories and filters.but(now=None) == NO_FILTERS
     if not query.empty:
         for any_word in (False, True):
-            floor = _sqlite_floor(query, any_word) if unfiltered and is_sqlite() else 0
-            found = _sqlite_top(query, any_word, page, floor) if unfiltered and is_sqlite() else None
+            ranked_in_fts = unfiltered and is_sqlite()
+            floor = _sqlite_floor(query, any_word) if ranked_in_fts else 0
+            found = _sqlite_top(query, any_word, page, floor) if ranked_in_fts else None
             if found is None and is_sqlite():
                 base, score = _sqlite_select(query, any_word, floor)
                 found = _page(_filtered(base, filters, categories), score, page)

@@ -212,3 +212,7 @@ def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
     )
     row = sampled.X[sampled.index["2601.00001"]]
     assert row.nnz > 0  # a doc outside the sample is still represented by the chosen terms
+    monkeypatch.setattr(features, "PARALLEL_FROM", 900)  # both passes on two workers
+    params = Params(min_df=1, chunk=40)  # small chunks: many tasks
+    _same(features.build(lambda: iter(corpus), params, total=900),
+          features.build(lambda: iter(corpus), params, total=900, processes=2))  # fmt: skip
