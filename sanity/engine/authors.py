@@ -156,12 +156,6 @@ class NameCounter:
         self.counts.update(paper_keys(authors))
         self._prune()
 
-    def merge(self, counts: Counter, papers: int) -> None:
-        """Add the counts of `papers` papers counted elsewhere (a worker's chunk)."""
-        self.n += papers
-        self.counts.update(counts)
-        self._prune()
-
     def _prune(self) -> None:
         if len(self.counts) > self.max_names:
             floor = 2

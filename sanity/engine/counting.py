@@ -1,7 +1,7 @@
-"""The build's two passes over the documents, optionally in worker processes (the tokenizer
-and the name normaliser are pure Python: a second core halves a pass if the parent only reads
-the database): document frequencies of n-grams and author names, which choose the
-vocabularies, then term counts and author columns per chunk, spilled to disk.
+"""The build's two passes over the documents: document frequencies of n-grams and author
+names, which choose the vocabularies, then term counts and author columns per chunk, spilled
+to disk, optionally in worker processes (the tokenizer and the name normaliser are pure
+Python: a second core halves the pass if the parent only reads the database).
 
 Workers are spawned, not forked, so that they do not share (and count again) the memory of
 the process that builds; counting workers receive the terms and the author vocabulary once,
@@ -18,78 +18,29 @@ import numpy as np
 import scipy.sparse as sp
 
 from sanity.engine import analyzer
-from sanity.engine.authors import Authors, NameCounter, paper_keys
+from sanity.engine.authors import Authors, NameCounter
 
 _state: dict = {}  # in a worker (or this process): analyzer, vocabulary, author vocabulary
 
 
-def document_frequencies(docs: Iterator, params, names: NameCounter | None, stride: int = 1,
-                         processes: int = 1) -> tuple[int, Counter]:  # fmt: skip
+def document_frequencies(
+    docs: Iterator, params, names: NameCounter | None, stride: int = 1
+) -> tuple[int, Counter]:
     """(number of docs, n-gram -> document frequency among every `stride`-th doc), pruned to
     stay under `params.max_ngrams`; author names (of every doc) are counted into `names` on
-    the way. With `processes` > 1, chunks of docs are analysed on that many workers."""
+    the way. In this process: handing chunks to workers was measured slower (merging their
+    counters costs the parent more than the analysis it hands over)."""
+    analyze = params.analyzer()
     counts: Counter = Counter()
     n = 0
-    workers = multiprocessing.get_context("spawn").Pool(processes) if processes > 1 else None
-    pending: deque = deque()
-
-    def take(result: tuple[Counter, Counter, int]) -> None:
-        nonlocal counts
-        chunk_counts, chunk_names, papers = result
-        counts.update(chunk_counts)
+    for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
+        if (n - 1) % stride == 0:
+            counts.update(set(analyze(doc.text)))
         if names is not None:
-            names.merge(chunk_names, papers)
+            names.add(doc.authors)
         if len(counts) > params.max_ngrams:
             counts = _pruned(counts, params.max_ngrams // 2)
-
-    try:
-        texts: list[str] = []
-        authors: list = []
-        for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
-            sampled = (n - 1) % stride == 0
-            if workers is None:
-                if sampled:
-                    counts.update(set(_state_analyzer(params)(doc.text)))
-                if names is not None:
-                    names.add(doc.authors)
-                if len(counts) > params.max_ngrams:
-                    counts = _pruned(counts, params.max_ngrams // 2)
-                continue
-            if sampled:
-                texts.append(doc.text)
-            authors.append(doc.authors if names is not None else ())
-            if len(authors) >= params.chunk * stride:
-                pending.append(workers.apply_async(chunk_frequencies, (params, texts, authors)))
-                texts, authors = [], []
-                while len(pending) > 2 * processes:
-                    take(pending.popleft().get())
-        if authors:
-            pending.append(workers.apply_async(chunk_frequencies, (params, texts, authors)))
-        while pending:
-            take(pending.popleft().get())
-    finally:
-        if workers is not None:
-            workers.terminate()
     return n, counts
-
-
-def _state_analyzer(params):
-    if _state.get("params") != params:
-        _state.update(params=params, analyze=params.analyzer())
-    return _state["analyze"]
-
-
-def chunk_frequencies(params, texts: list[str], authors: list) -> tuple[Counter, Counter, int]:
-    """(n-gram -> docs among `texts`, author key -> papers among `authors`, papers): the
-    first pass over one chunk, in a worker."""
-    analyze = _state_analyzer(params)
-    counts: Counter = Counter()
-    for text in texts:
-        counts.update(set(analyze(text)))
-    names: Counter = Counter()
-    for paper in authors:
-        names.update(paper_keys(paper))
-    return counts, names, len(authors)
 
 
 def _pruned(counts: Counter, keep: int) -> Counter:

@@ -237,14 +237,14 @@ def build(
             gc.enable()
 
 
-VOCABULARY_SAMPLE = 300_000  # docs whose n-grams choose the candidate terms
-PARALLEL_FROM = 200_000  # docs from which counting on worker processes pays for their memory
+VOCABULARY_SAMPLE = 100_000  # docs whose n-grams choose the candidate terms
+PARALLEL_FROM = 50_000  # docs from which counting on worker processes pays for their start-up
 
 
 def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
     stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
-    n, doc_freq = counting.document_frequencies(doc_source(), params, names, stride, processes)
+    n, doc_freq = counting.document_frequencies(doc_source(), params, names, stride)
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(

@@ -178,7 +178,7 @@ def test_a_build_counted_in_worker_processes_is_the_same(tmp_path):
         d.authors = [f"Author {int(d.id[-3:]) % 7}"]
         if i >= 450:  # first seen in the fifth chunk, spelled three ways
             d.authors.append("LATE AUTHOR" if i == 450 else "late author" if i % 2 else "Late A")
-    alone = features.build(lambda: iter(corpus), params)
+    alone = features.build(lambda: iter(corpus), params, total=features.PARALLEL_FROM)
     parallel = features.build(
         lambda: iter(corpus), params, tmp_path, total=features.PARALLEL_FROM, processes=2
     )
@@ -212,7 +212,7 @@ def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
     )
     row = sampled.X[sampled.index["2601.00001"]]
     assert row.nnz > 0  # a doc outside the sample is still represented by the chosen terms
-    monkeypatch.setattr(features, "PARALLEL_FROM", 900)  # both passes on two workers
+    monkeypatch.setattr(features, "PARALLEL_FROM", 900)  # counting on two workers
     params = Params(min_df=1, chunk=40)  # small chunks: many tasks
     _same(features.build(lambda: iter(corpus), params, total=900),
           features.build(lambda: iter(corpus), params, total=900, processes=2))  # fmt: skip
