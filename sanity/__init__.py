@@ -45,12 +45,12 @@ def create_app(
     app.debug = bool(app.config["DEBUG"])
     app.testing = bool(app.config["TESTING"])
     _load_secret_key(app)
-    under_wsgi_server = click.get_current_context(silent=True) is None
+    serving = require_secret is None and click.get_current_context(silent=True) is None
     if require_secret is None:
-        require_secret = under_wsgi_server
+        require_secret = serving  # under a WSGI server such as gunicorn
     if require_secret and not (app.debug or app.testing):
         check_secret_key(app)
-    if under_wsgi_server:  # gunicorn: a serving process (`sanity serve` does the same)
+    if serving and not app.testing:  # `sanity serve` does the same
         web.return_large_frees()
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")

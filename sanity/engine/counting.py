@@ -142,6 +142,7 @@ def count_all(docs: Iterator, params, terms: list[str], authors: Authors, spill,
         while pending:
             take(pending.popleft().get())
     finally:
+        _state.clear()  # the vocabularies, if counted here
         if workers is not None:
             workers.terminate()  # their memory is not needed while the matrix is written
     spill.finish()

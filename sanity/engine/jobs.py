@@ -50,7 +50,7 @@ def _doc(row) -> Doc:
 
 def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
     """Papers as feature docs, streamed in id order (or just `ids`). Rows come through the
-    session's connection, not the ORM's result machinery: a few times faster per row, which a
+    session's connection, not the ORM's result machinery: about twice as fast per row, which a
     build's two passes over a million papers feel."""
     connection = db.session.connection()
     if ids is not None:

@@ -6,6 +6,7 @@ Rows of X are l2-normalised, so a dot product is a cosine similarity.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,9 +41,10 @@ def top_k(scores: np.ndarray, k: int, allowed: np.ndarray | None = None) -> Rank
         candidates = candidates[allowed[candidates]]
     values = scores[candidates].astype(np.float64)
     if len(candidates) > k:
-        part = np.argpartition(-values, k - 1)[:k]
-        kth = values[part].min()
-        part = np.flatnonzero(values >= kth)  # every tie at the k-th score, for the order below
+        kth = values[np.argpartition(-values, k - 1)[k - 1]]
+        above = np.flatnonzero(values > kth)
+        ties = np.flatnonzero(values == kth)[: k - len(above)]  # candidates ascend: lowest rows
+        part = np.concatenate([above, ties])
         candidates, values = candidates[part], values[part]
     order = np.lexsort((candidates, -values))[:k]  # ties: lower row first, deterministic
     return Ranking(candidates[order], values[order])
@@ -74,6 +76,7 @@ def _above_sample_threshold(scores: np.ndarray, k: int, allowed) -> np.ndarray:
 THREADS = max(1, min(2, os.cpu_count() or 1))
 PARALLEL_ROWS = 200_000  # rows from which a product is split over THREADS threads
 _pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 def matvec(X: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
@@ -107,8 +110,9 @@ def rows(X: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
 
 def _threads() -> ThreadPoolExecutor:
     global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ranking")
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="ranking")
     return _pool
 
 

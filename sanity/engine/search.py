@@ -173,7 +173,8 @@ def _sqlite_top(query: Query, any_word: bool, page: Slice, floor: int) -> tuple[
     None when a tie at the page's end reaches past the candidates fetched (the caller then
     runs the joined query)."""
     match = _fts_match(query, any_word)
-    total = db.session.scalar(_FTS_COUNT, {"m": match, "cap": page.cap}) or 0
+    cap = min(page.cap, RANKED_MATCHES) if floor else page.cap  # no page past what is ranked
+    total = db.session.scalar(_FTS_COUNT, {"m": match, "cap": cap}) or 0
     start, want = (page.page - 1) * page.per_page, page.page * page.per_page
     if total == 0 or start >= total:
         return [], total

@@ -37,7 +37,7 @@ def return_large_frees() -> None:
     free of a few MB it raises its threshold and keeps blocks of up to 32 MB in each
     thread's arena; ranking a million rows makes and drops several such arrays per request
     in every server thread. Measured at 1M papers after every kind of request: 606 MB of
-    anonymous memory with the default, 436 MB with a fixed 1 MB threshold. Elsewhere than
+    anonymous memory with the default, 443 MB with a fixed 1 MB threshold. Elsewhere than
     glibc (musl, macOS) nothing happens."""
     try:
         ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD = 1 MB, fixed
