@@ -11,7 +11,7 @@ from waitress import serve
 
 from sanity.cli.common import needs_database, require_secret, setup_logging
 from sanity.scheduler import build_scheduler
-from sanity.web import return_large_frees
+from sanity.web import bound_malloc_arenas
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def serve_command(host: str, port: int, threads: int, no_scheduler: bool) -> Non
     app = current_app._get_current_object()
     require_secret(app)
     setup_logging()
-    return_large_frees()
+    bound_malloc_arenas()
     scheduler = None if no_scheduler else build_scheduler(app)
     if scheduler:
         scheduler.start()
