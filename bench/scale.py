@@ -334,19 +334,28 @@ def main() -> int:
     parser.add_argument(
         "--corpus-cache", default=str(Path(tempfile.gettempdir()) / "sanity-scale-corpus")
     )
+    parser.add_argument(
+        "--serve-only", action="store_true",
+        help="measure requests and memory on the --keep instance of an earlier run",
+    )  # fmt: skip
     args = parser.parse_args()
     require_data()
     n = args.papers
     corpus = corpus_file(n, Path(args.corpus_cache))
     instance = Path(args.keep or tempfile.mkdtemp(prefix="sanity-scale-"))
+    env = fresh_env(instance, args.database_url)
+    where = "PostgreSQL" if args.database_url else "SQLite"
+    print(f"{n:,} papers on {where}; instance {instance}; load {os.getloadavg()[0]:.2f}")
+    if args.serve_only:
+        if not args.keep:
+            raise SystemExit("--serve-only needs --keep INSTANCE")
+        report_serving(env, corpus, n, instance, args.database_url)
+        return 0
     shutil.rmtree(instance, ignore_errors=True)
     instance.mkdir(parents=True)
     if args.database_url:
         reset_postgres(args.database_url)
-    env = fresh_env(instance, args.database_url)
     subprocess.run([SANITY, "db", "upgrade"], env=env, check=True, capture_output=True)
-    where = "PostgreSQL" if args.database_url else "SQLite"
-    print(f"{n:,} papers on {where}; instance {instance}; load {os.getloadavg()[0]:.2f}")
 
     wall, peak, out = run_polled([SANITY, "import", str(corpus)], env)
     rows_s = float(re.search(r"lines in ([\d.]+)s", out).group(1))
@@ -363,6 +372,14 @@ def main() -> int:
     row("  peak memory, whole process tree", f"{peak:,.0f} MB", "compute_peak", n, peak)
     print(f"  load {os.getloadavg()[0]:.2f}", flush=True)
 
+    report_serving(env, corpus, n, instance, args.database_url)
+    if not args.keep:
+        shutil.rmtree(instance, ignore_errors=True)
+    return 0
+
+
+def report_serving(env: dict[str, str], corpus: Path, n: int, instance: Path, url) -> None:
+    """The rows measured through `sanity serve`, and the disk."""
     got = serve_and_measure(env, corpus, n)
     row(f"search p50 ({len(QUERIES)} common queries)", f"{got['search_p50']:.1f} ms",
         "search_p50", n, got["search_p50"])  # fmt: skip
@@ -375,12 +392,9 @@ def main() -> int:
         got["serve_anon"])  # fmt: skip
     row("  file-backed (mapped features, libraries)", f"{got['serve_file']:,.0f} MB", None, n)
     row("  RSS in all", f"{got['serve_rss']:,.0f} MB", None, n)
-    for name, size in disk(instance, args.database_url).items():
+    for name, size in disk(instance, url).items():
         row(f"disk: {name}", f"{size:,.0f} MB", None, n)
     print(f"load {os.getloadavg()[0]:.2f}")
-    if not args.keep:
-        shutil.rmtree(instance, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":
