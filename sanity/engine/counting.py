@@ -58,7 +58,6 @@ def _pruned(counts: Counter, keep: int) -> Counter:
 def setup(params, terms: list[str], authors: Authors) -> None:
     """What `count_chunk` counts with, in the process it runs in."""
     _state.update(
-        params=params,
         analyze=params.analyzer(),
         vocabulary={t: i for i, t in enumerate(terms)},
         width=len(terms),
