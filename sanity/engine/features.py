@@ -8,7 +8,6 @@ vocabulary (`sanity.engine.authors`: its columns follow the word columns), and p
 from __future__ import annotations
 
 import gc
-import heapq
 import logging
 import math
 import tempfile
@@ -61,7 +60,7 @@ class Params:
         )
 
     def analyzer(self):
-        return analyzer.analyzer(self.stop_words, self.ngram_max)
+        return analyzer.Analyzer(self.stop_words, self.ngram_max)
 
     def df_bounds(self, n: int) -> tuple[int, int]:
         """Document-frequency limits as counts, relaxed on small corpora so any size works."""
@@ -113,7 +112,7 @@ class Features:
         self.index = {pid: row for row, pid in enumerate(self.ids)}
         self._lock = threading.Lock()
         self._analyzer = None
-        self._term_index = None
+        self._table = None
         self._terms: list[str] | None = None
         self._author_norms: np.ndarray | None = None
         self._scales: tuple[np.ndarray, np.ndarray] | None = None
@@ -143,8 +142,8 @@ class Features:
         with self._lock:
             if self._analyzer is None:
                 self._analyzer = self.params.analyzer()
-                self._term_index = {t: i for i, t in enumerate(self.vocabulary)}
-        counts = analyzer.count(self._analyzer, self._term_index, texts)
+                self._table = analyzer.Table.of(self.vocabulary)
+        counts = analyzer.count(self._analyzer, self._table, texts)
         return weigh(counts, self.idf, self.params.sublinear_tf)
 
     @property
@@ -244,7 +243,7 @@ PARALLEL_FROM = 50_000  # docs from which counting on worker processes pays for 
 def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
     stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
-    n, doc_freq = counting.document_frequencies(doc_source(), params, names, stride)
+    n, hashes, doc_freq = counting.document_frequencies(doc_source(), params, names, stride)
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(
@@ -252,28 +251,26 @@ def _build(doc_source, params: Params, out, total: int, processes: int, started)
         )
     del names
     lo, hi = params.df_bounds(n)
-    scale = n / max(1, len(range(0, n, stride)))  # sampled counts -> estimated counts
-    if not any(lo <= c * scale <= hi for c in doc_freq.values()):
+    estimated = doc_freq * (n / max(1, len(range(0, n, stride))))  # sampled -> all docs
+    eligible = np.flatnonzero((lo <= estimated) & (estimated <= hi))
+    if not len(eligible):
         lo, hi = 1, n  # e.g. near-identical texts: every term too common; keep them all
-    eligible = ((t, c) for t, c in doc_freq.items() if lo <= c * scale <= hi)
+        eligible = np.arange(len(hashes))
     # Candidates by document frequency; the final choice is by total term frequency (as
     # scikit-learn's max_features does), counted exactly in the second pass.
     wanted = int(params.max_features * 1.5)
-    chosen = heapq.nlargest(wanted, eligible, key=lambda tc: (tc[1], tc[0]))
-    del doc_freq
-    candidates = sorted(t for t, _ in chosen)
+    by_df = np.lexsort((hashes[eligible], doc_freq[eligible]))[::-1][:wanted]
+    candidates = np.sort(hashes[eligible[by_df]])
+    del hashes, doc_freq, estimated, eligible
     with tempfile.TemporaryDirectory(dir=out, prefix=".scratch-") as scratch:
         where = out if out is not None else Path(scratch)
         spill = ondisk.RowSpill(Path(scratch), "counts")
         try:
-            df, totals, meta = counting.count_all(
+            df, totals, terms, meta = counting.count_all(
                 doc_source(), params, candidates, authors, spill, processes
             )
-            keep = np.flatnonzero((df >= lo) & (df <= hi))
-            if len(keep) > params.max_features:
-                by_total = np.argsort(-totals[keep], kind="stable")
-                keep = np.sort(keep[by_total[: params.max_features]])
-            vocabulary = [candidates[i] for i in keep]
+            keep = _chosen(terms, df, totals, lo, hi, params.max_features)
+            vocabulary = [terms[i] for i in keep]
             idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
             blocks = meta.pop("authors")
             shape = _write_matrix(where, spill, keep, df[keep], idf, params, blocks, authors)
@@ -305,6 +302,17 @@ def _build(doc_source, params: Params, out, total: int, processes: int, started)
     return features
 
 
+def _chosen(terms: list, df, totals, lo: int, hi: int, limit: int) -> np.ndarray:
+    """The candidates kept as columns, in the vocabulary's (alphabetical) order: within the
+    document-frequency limits, the `limit` most frequent by total count (ties: the first)."""
+    named = [i for i, t in enumerate(terms) if t is not None]
+    named = np.array(sorted(named, key=terms.__getitem__), dtype=np.int64)
+    keep = named[(df[named] >= lo) & (df[named] <= hi)]
+    if len(keep) > limit:
+        keep = keep[np.sort(np.argsort(-totals[keep], kind="stable")[:limit])]
+    return keep.astype(np.int64)
+
+
 def _write_matrix(where: Path, spill, keep, df, idf, params: Params, author_parts, authors):
     """Weigh the spilled counts chunk by chunk into `where`/X.*.npy (and XT.*.npy), `df` being
     the kept columns' document frequencies; the shape."""
@@ -318,7 +326,9 @@ def _write_matrix(where: Path, spill, keep, df, idf, params: Params, author_part
     writer = ondisk.CsrWriter(where, "X", rows, int(column_nnz.sum()))
     for i, counts in enumerate(spill):
         block = author_parts[i] if author_parts else None
-        chunk = combine(weigh(counts[:, keep], idf, params.sublinear_tf), block, authors.weight)
+        words = counts[:, keep]  # candidates' columns in the vocabulary's order
+        words.sort_indices()
+        chunk = combine(weigh(words, idf, params.sublinear_tf), block, authors.weight)
         writer.append(sp.csr_matrix(chunk, shape=(counts.shape[0], width)))
     writer.close()
     ondisk.write_transpose(where, rows, width, column_nnz)

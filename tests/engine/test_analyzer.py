@@ -6,9 +6,9 @@ import random
 
 import numpy as np
 import pytest
-from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.feature_extraction.text import CountVectorizer, strip_accents_unicode
 
-from sanity.engine.analyzer import TOKEN_PATTERN, analyzer, count
+from sanity.engine.analyzer import TOKEN_PATTERN, Analyzer, Table, count, strip_accents
 
 TEXTS = [
     "",
@@ -20,6 +20,8 @@ TEXTS = [
     "We study the $\\mathcal{N}=4$ theory on $S^3 \\times \\mathbb{R}$. It is it is IT IS.",
     "Ångström-scale imaging, naïve Bayes, façade, Øresund, Łódź, İstanbul, ǅemal, ＡＢＣ wide",
     "under_score __init__ 3d 2x2 x 99 problems but a glitch ain't one, one one one",
+    "αβγ-decay of ℌilbert spaces: μ-law,\tlog-αlpha\nnew-line _a a_ 1_ _1 ℵ0 x²y ﬃ",
+    'tabs\tand\r\nnewlines,commas;semi:colons/slashes|pipes~tilde`back` quotes\' "double"',
 ]
 
 
@@ -29,7 +31,12 @@ def corpus(n: int = 300, seed: int = 3) -> list[str]:
     return [" ".join(rng.choices(words, k=rng.randint(0, 120))) for _ in range(n)] + TEXTS
 
 
-@pytest.mark.parametrize("stop_words", ["english", None, ["model", "data"]])
+def test_accents_are_stripped_as_scikit_learn_strips_them():
+    for text in corpus(100) + ["ℌ", "é", "e\u0301\u0327", "Ωmega", "ﬁ", "\u0301"]:
+        assert strip_accents(text) == strip_accents_unicode(text)
+
+
+@pytest.mark.parametrize("stop_words", ["english", None, ["model", "data", "é"]])
 @pytest.mark.parametrize("ngram_max", [1, 2, 3])
 def test_terms_and_counts_match_countvectorizer(stop_words, ngram_max):
     texts = corpus()
@@ -42,21 +49,47 @@ def test_terms_and_counts_match_countvectorizer(stop_words, ngram_max):
         dtype=np.float32,
     )
     expected_terms = reference.build_analyzer()
-    analyze = analyzer(stop_words, ngram_max)
+    analyze = Analyzer(stop_words, ngram_max)
     for text in texts:
         assert analyze(text) == expected_terms(text)
 
-    vocabulary = {t: i for i, t in enumerate(sorted({t for x in texts[::2] for t in analyze(x)}))}
-    reference.set_params(vocabulary=vocabulary)
+    terms = sorted({t for x in texts[::2] for t in analyze(x)})
+    reference.set_params(vocabulary={t: i for i, t in enumerate(terms)})
     want = reference.transform(texts)
-    got = count(analyze, vocabulary, texts)
+    got = count(analyze, Table.of(terms), texts)
     assert got.shape == want.shape and got.dtype == np.float32
     assert got.has_sorted_indices
     assert (got != want).nnz == 0
     assert got.nnz == want.nnz  # no explicit zeros either
 
 
+def test_every_ngram_of_a_chunk_is_named_and_placed():
+    """Each n-gram of the vectorised pass has the text, hash and string of one of the terms
+    the string analyzer gives for that text: the same multiset, text by text."""
+    texts = corpus(60)
+    analyze = Analyzer("english", 3)
+    grams = analyze.grams(texts)
+    table = Table.of(sorted({t for x in texts for t in analyze(x)}))
+    assert (table.find(grams.hashes) >= 0).all()
+    for row, text in enumerate(texts):
+        mine = np.flatnonzero(grams.rows == row)
+        assert sorted(grams.name(i) for i in mine) == sorted(analyze(text))
+
+
+def test_tables_find_terms_and_only_terms():
+    rng = random.Random(5)
+    words = [rng.choice("abc_") + "".join(rng.choices("abc_0123", k=rng.randint(1, 9)))
+             for _ in range(30000)]  # fmt: skip
+    terms = sorted(set(words[:20000]))
+    table = Table.of(terms)
+    found = table.find(Analyzer(None, 1).grams([" ".join("x" + w for w in words)]).hashes)
+    assert (found == -1).all()  # "x" + word: no term
+    hashes = Analyzer(None, 1).grams(terms).hashes  # one text per term, in order
+    assert list(table.find(hashes)) == list(range(len(terms)))
+    assert Table.of([]).find(hashes).tolist() == [-1] * len(terms)
+
+
 def test_count_of_no_texts_and_an_empty_vocabulary():
-    analyze = analyzer("english", 2)
-    assert count(analyze, {}, ["graph neural"]).shape == (1, 0)
-    assert count(analyze, {"graph": 0}, []).shape == (0, 1)
+    analyze = Analyzer("english", 2)
+    assert count(analyze, Table.of([]), ["graph neural"]).shape == (1, 0)
+    assert count(analyze, Table.of(["graph"]), []).shape == (0, 1)
