@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
-from sanity import db, web
+from sanity import db, memory, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +51,7 @@ def create_app(
     if require_secret and not (app.debug or app.testing):
         check_secret_key(app)
     if serving and not app.testing:  # `sanity serve` does the same
-        web.bound_malloc_arenas()
+        memory.bound_malloc_arenas()
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 

@@ -10,8 +10,8 @@ from flask import current_app
 from waitress import serve
 
 from sanity.cli.common import needs_database, require_secret, setup_logging
+from sanity.memory import bound_malloc_arenas
 from sanity.scheduler import build_scheduler
-from sanity.web import bound_malloc_arenas
 
 log = logging.getLogger(__name__)
 

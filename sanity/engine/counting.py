@@ -1,18 +1,21 @@
 """The build's two passes over the documents: document frequencies of n-grams and author
 names, which choose the vocabularies, then term counts and author columns per chunk, spilled
-to disk, optionally in worker processes (the tokenizer and the name normaliser are pure
-Python: a second core halves the pass if the parent only reads the database).
+to disk. Both passes hand their chunks to the same worker processes when there are any: the
+tokenizer and the name normaliser are Python, and a second core halves a pass if the parent
+only reads the database.
 
 Workers are spawned, not forked, so that they do not share (and count again) the memory of
-the process that builds; counting workers receive the terms and the author vocabulary once,
-when they start.
+the process that builds. The counting pass's vocabularies reach each worker once, through a
+file the worker reads on its first chunk.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 from collections import deque
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,13 +26,58 @@ from sanity.engine.authors import Authors, NameCounter
 _state: dict = {}  # in a worker (or this process): analyzer, vocabulary, author vocabulary
 
 
+class Workers:
+    """Chunks of work run on `processes` spawned workers (or here, with one), their results
+    taken in order."""
+
+    def __init__(self, processes: int, params) -> None:
+        self.processes = processes
+        self._pending: deque = deque()
+        self._pool = None
+        if processes <= 1:
+            start(params)
+        else:
+            context = multiprocessing.get_context("spawn")
+            self._pool = context.Pool(processes, initializer=start, initargs=(params,))
+
+    @property
+    def spawned(self) -> bool:
+        return self._pool is not None
+
+    def submit(self, work, args: tuple, take) -> None:
+        """`take(work(*args))`, now or once the chunks before it were taken."""
+        if self._pool is None:
+            take(work(*args))
+            return
+        self._pending.append((self._pool.apply_async(work, args), take))
+        while len(self._pending) > 2 * self.processes:
+            result, then = self._pending.popleft()
+            then(result.get())
+
+    def drain(self) -> None:
+        while self._pending:
+            result, then = self._pending.popleft()
+            then(result.get())
+
+    def close(self) -> None:
+        _state.clear()  # the vocabularies, if counted here
+        if self._pool is not None:
+            self._pool.terminate()  # their memory is not needed while the matrix is written
+            self._pool = None
+
+
+def start(params) -> None:
+    """A worker's (or this process's) analyzer."""
+    _state.clear()
+    _state["analyze"] = params.analyzer()
+
+
 def document_frequencies(
-    docs: Iterator, params, names: NameCounter | None, stride: int = 1
+    docs: Iterator, params, names: NameCounter | None, workers: Workers, stride: int = 1
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """(number of docs, n-gram hashes, their document frequency among every `stride`-th doc),
     kept under `params.max_ngrams` distinct n-grams; author names (of every doc) are counted
-    into `names` on the way. In this process: handing chunks to workers was measured slower."""
-    analyze = params.analyzer()
+    into `names` here on the way."""
     counter = FrequencyCounter(params.max_ngrams)
     batch: list[str] = []
     n = 0
@@ -37,14 +85,22 @@ def document_frequencies(
         if (n - 1) % stride == 0:
             batch.append(doc.text)
             if len(batch) >= params.chunk:
-                counter.add(analyze.grams(batch))
+                workers.submit(frequencies, (batch,), counter.add)
                 batch = []
         if names is not None:
             names.add(doc.authors)
     if batch:
-        counter.add(analyze.grams(batch))
+        workers.submit(frequencies, (batch,), counter.add)
+    workers.drain()
     hashes, counts = counter.result()
     return n, hashes, counts
+
+
+def frequencies(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct n-gram hashes of `texts`, the number of texts each occurs in)."""
+    grams = _state["analyze"].grams(texts)
+    _, once = np.unique(grams.hashes + grams.rows.astype(np.uint64) * _PAIR, return_index=True)
+    return np.unique(grams.hashes[once], return_counts=True)
 
 
 _PAIR = np.uint64(0xD6E8FEB86659FD93)  # mixes a text's row into a hash: one key per pair
@@ -63,11 +119,10 @@ class FrequencyCounter:
         self._pending: list[tuple[np.ndarray, np.ndarray]] = []
         self._size = 0
 
-    def add(self, grams) -> None:
-        """Count each n-gram once per text it occurs in."""
-        _, once = np.unique(grams.hashes + grams.rows.astype(np.uint64) * _PAIR, return_index=True)
-        hashes, counts = np.unique(grams.hashes[once], return_counts=True)
-        self._pending.append((hashes, counts))
+    def add(self, counted: tuple[np.ndarray, np.ndarray]) -> None:
+        """Add a chunk's `frequencies`."""
+        hashes, _ = counted
+        self._pending.append(counted)
         self._size += len(hashes)
         if self._size > 2 * self.limit:
             self._merge()
@@ -97,21 +152,24 @@ def _floor(counts: np.ndarray, keep: int) -> int:
     return int(levels[::-1][taken - 1]) if taken else int(levels[-1]) + 1
 
 
-def setup(params, candidates: np.ndarray, authors: Authors) -> None:
+def prepare(candidates: np.ndarray, authors: Authors) -> None:
     """What `count_chunk` counts with, in the process it runs in."""
     _state.update(
-        analyze=params.analyzer(),
         table=analyzer.Table(candidates),
         named=np.zeros(len(candidates), dtype=bool),
         authors=authors,
     )
 
 
-def count_chunk(texts: list[str], names: list):
+def count_chunk(vocabularies: Path | None, texts: list[str], names: list):
     """(term counts as float32 CSR over the candidate terms, the author block or None,
     {author column: the first spelling seen under its own key}, {candidate: its string} for
     the candidates this process had not named yet) of a chunk of documents and their author
-    lists."""
+    lists. A worker first reads the `vocabularies` file."""
+    if vocabularies is not None and _state.get("read") != vocabularies:
+        with open(vocabularies, "rb") as f:
+            prepare(*pickle.load(f))
+        _state["read"] = vocabularies
     table: analyzer.Table = _state["table"]
     grams = _state["analyze"].grams(texts)
     counts, columns = analyzer.count_grams(grams, table, len(texts))
@@ -131,20 +189,9 @@ def count_chunk(texts: list[str], names: list):
     return counts, authors.block(names), spelled, terms
 
 
-def pool(processes: int, params, candidates: np.ndarray, authors: Authors):
-    """A pool of `processes` spawned workers set up for `count_chunk`, or None (and this
-    process set up) for counting here."""
-    if processes <= 1:
-        setup(params, candidates, authors)
-        return None
-    return multiprocessing.get_context("spawn").Pool(
-        processes, initializer=setup, initargs=(params, candidates, authors)
-    )
-
-
-def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, spill, processes=1):
+def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, spill, workers):
     """Count the terms of the `candidates` hashes and authors per chunk of `params.chunk`
-    docs into `spill` (in order, on `processes` workers if more than one); (document
+    docs into `spill` (in order, on `workers`); (document
     frequencies, total counts, each candidate's string or None if never seen, meta: ids,
     times, categories, author blocks). The author vocabulary's display names are settled."""
     width = len(candidates)
@@ -154,8 +201,13 @@ def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, 
     meta: dict[str, list] = {"ids": [], "published": [], "updated": [], "categories": []}
     author_parts: list[sp.csr_matrix] = []
     spelled: dict[int, str] = {}
-    pending: deque = deque()
-    workers = pool(processes, params, candidates, authors)
+    vocabularies = None
+    if workers.spawned:
+        vocabularies = spill.directory / "vocabularies.pickle"
+        with open(vocabularies, "wb") as f:
+            pickle.dump((candidates, authors), f, protocol=pickle.HIGHEST_PROTOCOL)
+    else:
+        prepare(candidates, authors)
 
     def take(result) -> None:
         m, block, spellings, names = result
@@ -170,12 +222,7 @@ def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, 
             spelled.setdefault(col, name)
 
     def flush(batch: list[str], names: list) -> None:
-        if workers is None:
-            take(count_chunk(batch, names))
-            return
-        pending.append(workers.apply_async(count_chunk, (batch, names)))
-        while len(pending) > 2 * processes:
-            take(pending.popleft().get())
+        workers.submit(count_chunk, (vocabularies, batch, names), take)
 
     try:
         batch: list[str] = []
@@ -193,12 +240,9 @@ def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, 
                 batch, batch_authors = [], []
         if batch:
             flush(batch, batch_authors)
-        while pending:
-            take(pending.popleft().get())
+        workers.drain()
     finally:
-        _state.clear()  # the vocabularies, if counted here
-        if workers is not None:
-            workers.terminate()  # their memory is not needed while the matrix is written
+        workers.close()
     spill.finish()
     authors.settle_names(spelled)
     meta["authors"] = author_parts

@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 
+from sanity import memory
 from sanity.engine import analyzer, counting, ondisk, ranking
 from sanity.engine.authors import Authors, NameCounter, combine, term_names
 
@@ -241,9 +242,20 @@ PARALLEL_FROM = 50_000  # docs from which counting on worker processes pays for 
 
 
 def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
+    workers = counting.Workers(processes, params)
+    try:
+        return _build_with(doc_source, params, out, total, workers, started)
+    finally:
+        workers.close()
+
+
+def _build_with(doc_source, params: Params, out, total: int, workers, started) -> Features:
     names = NameCounter(5 * params.author_max_features) if params.author_weight > 0 else None
     stride = max(1, math.ceil(total / VOCABULARY_SAMPLE))
-    n, hashes, doc_freq = counting.document_frequencies(doc_source(), params, names, stride)
+    n, hashes, doc_freq = counting.document_frequencies(
+        doc_source(), params, names, workers, stride
+    )
+    memory.trim()
     authors = Authors()
     if names is not None:
         authors, _ = names.vocabulary(
@@ -267,8 +279,9 @@ def _build(doc_source, params: Params, out, total: int, processes: int, started)
         spill = ondisk.RowSpill(Path(scratch), "counts")
         try:
             df, totals, terms, meta = counting.count_all(
-                doc_source(), params, candidates, authors, spill, processes
+                doc_source(), params, candidates, authors, spill, workers
             )
+            memory.trim()
             keep = _chosen(terms, df, totals, lo, hi, params.max_features)
             vocabulary = [terms[i] for i in keep]
             idf = (np.log((1 + n) / (1 + df[keep])) + 1).astype(np.float32)
@@ -331,6 +344,7 @@ def _write_matrix(where: Path, spill, keep, df, idf, params: Params, author_part
         chunk = combine(weigh(words, idf, params.sublinear_tf), block, authors.weight)
         writer.append(sp.csr_matrix(chunk, shape=(counts.shape[0], width)))
     writer.close()
+    memory.trim()
     ondisk.write_transpose(where, rows, width, column_nnz)
     return rows, width
 

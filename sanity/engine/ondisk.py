@@ -14,13 +14,14 @@ import numpy as np
 import scipy.sparse as sp
 
 DATA, INDEX = np.dtype(np.float32), np.dtype(np.int32)
-TRANSPOSE_BLOCK = 8_000_000  # entries per column block of the transpose (~300 MB at the peak)
+TRANSPOSE_BLOCK = 4_000_000  # entries per column block of the transpose (~150 MB at the peak)
 
 
 class RowSpill:
     """CSR row chunks appended to scratch files and read back in the same order."""
 
     def __init__(self, directory: Path, name: str) -> None:
+        self.directory = directory
         self.paths = (directory / f"{name}.data.tmp", directory / f"{name}.indices.tmp")
         self.files = [open(p, "wb") for p in self.paths]  # noqa: SIM115 - closed in close()
         self.chunks: list[tuple[int, int]] = []  # (rows, nnz)

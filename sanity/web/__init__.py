@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
-
 from flask import Flask, request
 from flask_compress import Compress
 from flask_login import current_user
@@ -30,19 +28,6 @@ from sanity.web.fields import MAX_ID
 BLUEPRINTS = [papers.bp, pages.bp, auth.bp, searches.bp, feeds.bp, account_mail.bp, thumbs.bp]
 # Declared with flask-smorest: validated by their schemas, described at /api/openapi.json.
 API_BLUEPRINTS = [api.bp, api_tags.bp, api_export.bp, searches.api_bp]
-
-
-def bound_malloc_arenas() -> None:
-    """Hold glibc to two malloc arenas in a serving process. By default every server thread
-    gets an arena of its own, and each keeps the freed 4-8 MB arrays that ranking a million
-    rows makes per request. Measured at 1M papers after every kind of request: 606 MB of
-    anonymous memory with the default, 484 MB with two arenas (similar p50 45 ms). A fixed
-    1 MB mmap threshold instead gave 443 MB but 69 ms, every large array page-faulted anew.
-    Elsewhere than glibc (musl, macOS) nothing happens."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        pass
 
 
 class BoundedInt(IntegerConverter):
