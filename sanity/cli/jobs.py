@@ -11,6 +11,7 @@ import re
 import sys
 import time
 import zlib
+from contextlib import contextmanager
 
 import click
 
@@ -33,7 +34,7 @@ _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 def _finish(run: CrawlRun) -> None:
     """Rank what the run changed, say what it did; exit 1 if it failed."""
-    jobs.update_after_ingest(run.new + run.updated)
+    rank_changed(run.new + run.updated)
     text = f"{run.kind} {run.status}: {run.pages} pages, {run.new} new, {run.updated} updated"
     click.echo(text + (f" ({run.error})" if run.error else ""))
     if run.status == "failed":
@@ -102,7 +103,7 @@ def import_command(path: str, categories: tuple[str, ...], batch_size: int) -> N
             )
     except (OSError, EOFError, zlib.error) as exc:  # e.g. a truncated or corrupt .gz
         raise InputError(f"cannot read {path}: {exc}") from None
-    jobs.update_after_ingest(stats.changed)
+    rank_changed(stats.changed)
     click.echo(
         f"imported {stats.lines:,} lines in {stats.seconds:.1f}s: {stats.new:,} new, "
         f"{stats.updated:,} updated, {stats.unchanged:,} unchanged, "
@@ -157,8 +158,9 @@ def compute_command(update: bool) -> None:
         )
 
 
-def _full_build():
-    """jobs.full_build with a bar per pass over the papers (vocabulary, then counts)."""
+@contextmanager
+def _pass_bars():
+    """A progress report for a build: a bar per pass over the papers (vocabulary, counts)."""
     bars: dict[str, Progress] = {}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -169,10 +171,25 @@ def _full_build():
         bars[stage].update(done, total)
 
     try:
-        return jobs.full_build(progress=report)
+        yield report
     finally:
         for bar in bars.values():
             bar.close()
+
+
+def _full_build():
+    with _pass_bars() as report:
+        return jobs.full_build(progress=report)
+
+
+def rank_changed(changed: int) -> None:
+    """After a one-shot ingest command: make what it changed rankable in this process, at a
+    build's priority, with a bar per pass when that takes a full build."""
+    if not changed:
+        return
+    os.nice(BUILD_NICENESS)
+    with _pass_bars() as report:
+        jobs.update_after_ingest(changed, here=True, progress=report)
 
 
 @click.command("digest")

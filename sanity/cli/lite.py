@@ -6,8 +6,8 @@ import click
 
 from sanity.accounts.lite import import_users
 from sanity.cli.common import InputError, needs_database, warn
+from sanity.cli.jobs import rank_changed
 from sanity.cli.progress import Progress
-from sanity.engine import jobs
 from sanity.ingest.lite import LiteError, check_papers_file, import_papers, read_users
 from sanity.leases import INGEST_LOCK, Lease
 from sanity.timeutil import get_clock
@@ -63,7 +63,7 @@ def _import_papers(path: str) -> dict[str, str]:
             stats = import_papers(path, progress=report, report=lambda m: warn(f"skipped {m}"))
     except LiteError as exc:
         raise InputError(str(exc)) from None
-    jobs.update_after_ingest(stats.new + stats.updated)
+    rank_changed(stats.new + stats.updated)
     click.echo(
         f"papers: {stats.read:,} read, {stats.new:,} new, {stats.updated:,} updated, "
         f"{stats.unchanged:,} unchanged, {stats.bad:,} malformed"

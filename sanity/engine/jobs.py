@@ -146,17 +146,18 @@ def _build_and_save(params: Params, total: int, source=iter_docs) -> Features:
 UPDATE_WAIT_SECONDS = 600.0  # an update after a crawl waits this long for a running build
 
 
-def update() -> str:
-    """Vectorize papers that are new or changed since the current build; refit when stale.
+def update(progress: Callable[[str, int, int], None] | None = None) -> str:
+    """Vectorize papers that are new or changed since the current build; refit when stale
+    (telling `progress` about a refit's passes, as `full_build` does).
 
     If another build or update is running, wait for it: papers it did not see are then done
     here, instead of staying unranked until the next crawl.
     """
     with _held(wait=UPDATE_WAIT_SECONDS):
-        return _update_locked()
+        return _update_locked(progress)
 
 
-def _update_locked() -> str:
+def _update_locked(progress: Callable[[str, int, int], None] | None = None) -> str:
     """The update itself; the caller holds the features lease."""
     cfg = current_app.config
     base = store.load(cfg["DATA_DIR"])
@@ -166,7 +167,8 @@ def _update_locked() -> str:
     if base is None or stale or base.params != Params.from_config(cfg):
         if not total:
             return "no papers yet"
-        built = _build_and_save(Params.from_config(cfg), total)
+        source = _watched(progress, total) if progress else iter_docs
+        built = _build_and_save(Params.from_config(cfg), total, source)
         terms, names = len(built.vocabulary), len(built.authors)
         return f"refit: {built.n} papers, {terms} terms, {names} authors"
     known = base.index
@@ -211,8 +213,11 @@ def run_in_child(app: Flask, args: list[str], timeout: float = 3600) -> bool:
     return True
 
 
-def update_after_ingest(changed: int) -> None:
-    """After `changed` papers were added or replaced: make them rankable now.
+def update_after_ingest(changed: int, here: bool = False, progress=None) -> None:
+    """After `changed` papers were added or replaced: make them rankable now, in a child
+    process (FEATURES_IN_CHILD) unless `here` (a one-shot command, whose own process is as
+    good as a child and already started: at 22,000 papers a child's start-up is a sixth of
+    the import). `progress` hears about a refit's passes when built here.
 
     The update finds what changed by itself (papers newer than the build), so callers only say
     whether anything did; nothing is lost if an update is skipped or fails.
@@ -220,10 +225,10 @@ def update_after_ingest(changed: int) -> None:
     if not changed:
         return
     app = current_app._get_current_object()
-    if app.config["FEATURES_IN_CHILD"]:
+    if app.config["FEATURES_IN_CHILD"] and not here:
         run_in_child(app, ["--update"])
     else:
         try:
-            log.info("features: %s", update())
+            log.info("features: %s", update(progress))
         except Exception:
             log.exception("feature update failed")

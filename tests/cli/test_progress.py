@@ -45,7 +45,8 @@ def test_cli_import_off_a_terminal_has_no_bar(runner, tmp_path):
 
 @pytest.mark.slow
 def test_import_on_a_terminal_shows_a_bar_with_rate(app, tmp_path):
-    """Run for real with stderr on a pseudo-terminal: a tqdm bar with 100%, bytes and a rate."""
+    """Run for real with stderr on a pseudo-terminal: a tqdm bar with 100%, bytes and a rate;
+    then the first feature build in the import's own process (no child), a bar per pass."""
     path = write(tmp_path, *(line(f"2603.{i:05d}") for i in range(1, 200)))
     primary, secondary = pty.openpty()
     fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
@@ -77,3 +78,5 @@ def test_import_on_a_terminal_shows_a_bar_with_rate(app, tmp_path):
     match = bar.search(terminal)
     assert match, terminal
     assert match.group(1) == match.group(2) == tqdm.format_sizeof(size), terminal
+    for stage in ("vocabulary", "counting"):
+        assert re.search(rf"compute: {stage}: 100%\|█+\| 199/199", terminal), terminal
