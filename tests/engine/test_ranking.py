@@ -80,6 +80,23 @@ def test_products_split_over_threads_match_one_product(monkeypatch):
     assert (part != X[1000:2500]).nnz == 0
 
 
+def test_a_filter_leaving_few_rows_scores_only_those(monkeypatch):
+    """A time window (the newest rows), a scattered category, nothing at all, or most rows:
+    the allowed rows score exactly as in the full product, the others are never picked."""
+    monkeypatch.setattr(ranking, "PARALLEL_ROWS", 50)
+    rng = np.random.default_rng(8)
+    X = sp.random(1000, 40, density=0.1, format="csr", dtype=np.float32, random_state=rng)
+    w = rng.standard_normal(40).astype(np.float32)
+    full = ranking.matvec(X, w)
+    newest = np.arange(1000) >= 880
+    newest[900] = False  # an excluded paper inside the window
+    for allowed in (newest, rng.random(1000) < 0.05, np.zeros(1000, bool), rng.random(1000) < 0.9):
+        got = ranking.allowed_matvec(X, w, allowed)
+        assert np.allclose(got[allowed], full[allowed], atol=1e-6)
+        top = ranking.top_k(got, 10, allowed).rows
+        assert list(top) == list(ranking.top_k(full, 10, allowed).rows)
+
+
 def test_cosine_finds_the_topical_neighbour(built):
     """The nearest neighbour of each document is its topical twin."""
     for row, twin in [(0, 1), (2, 3), (4, 5)]:
