@@ -184,12 +184,15 @@ def _full_build():
 
 def rank_changed(changed: int) -> None:
     """After a one-shot ingest command: make what it changed rankable in this process, at a
-    build's priority, with a bar per pass when that takes a full build."""
+    build's priority, with a bar per pass when that takes a full build (what a child's
+    `sanity compute --update` did, without starting a second interpreter)."""
     if not changed:
         return
     os.nice(BUILD_NICENESS)
     with _pass_bars() as report:
         jobs.update_after_ingest(changed, here=True, progress=report)
+    if embeddings.enabled():
+        run_embeddings()  # the semantic layer, as `sanity compute --update` does
 
 
 @click.command("digest")

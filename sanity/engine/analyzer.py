@@ -12,9 +12,10 @@ string per n-gram:
 - every token gets a 64-bit polynomial hash of its bytes (Horner's rule, vectorised over
   tokens), and an n-gram's hash is the hash of the n-gram's string "a b", composed from its
   tokens' hashes: a term's hash is the same whether read from a text or from a vocabulary;
-- stop words and vocabulary terms are looked up by hash in sorted arrays. Two different
-  terms sharing a hash is as likely as two random 64-bit numbers being equal.
-Strings are made only for the terms a build keeps (`Grams.name`).
+- stop words and vocabulary terms are looked up by hash (`Table`). A polynomial hash modulo
+  2**64 has constructed collisions (strings of thousands of characters built for it), but two
+  terms of natural text sharing one is as unlikely as two random 64-bit numbers being equal.
+Strings are made only for candidate terms, the first time a worker meets each (`Grams.name`).
 """
 
 from __future__ import annotations
@@ -179,8 +180,9 @@ class Analyzer:
         sizes = np.fromiter(map(len, cleaned), dtype=np.int64, count=len(cleaned))
         offsets = np.cumsum(sizes + 1) - (sizes + 1)
         row = (np.searchsorted(offsets, starts, side="right") - 1).astype(np.int32)
-        if len(self._power) < int(lengths.max(initial=0)) + 2:
-            self._power = _powers(int(lengths.max()) + 2)
+        power = self._power  # shared by threads: grown by replacement, read through a local
+        if len(power) < int(lengths.max(initial=0)) + 2:
+            power = self._power = _powers(int(lengths.max()) + 2)
         parts = [(row, h, np.arange(len(h)), 1)]
         g = h
         for n in range(2, self.ngram_max + 1):
@@ -188,14 +190,14 @@ class Analyzer:
             if m <= 0:
                 break
             last = lengths[n - 1 :]
-            g = g[:m] * self._power[last + 1] + np.uint64(_SPACE) * self._power[last] + h[n - 1 :]
+            g = g[:m] * power[last + 1] + np.uint64(_SPACE) * power[last] + h[n - 1 :]
             same = row[:m] == row[n - 1 :]
             parts.append((row[:m][same], g[same], np.flatnonzero(same), n))
         return Grams(
             rows=np.concatenate([p[0] for p in parts]),
             hashes=np.concatenate([p[1] for p in parts]),
             first=np.concatenate([p[2] for p in parts]),
-            size=np.concatenate([np.full(len(p[0]), p[3], dtype=np.int8) for p in parts]),
+            size=np.concatenate([np.full(len(p[0]), p[3], dtype=np.int16) for p in parts]),
             _buffer=text,
             _starts=starts,
             _lengths=lengths,

@@ -97,7 +97,9 @@ def document_frequencies(
 
 
 def frequencies(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct n-gram hashes of `texts`, the number of texts each occurs in)."""
+    """(distinct n-gram hashes of `texts`, the number of texts each occurs in). A (text,
+    n-gram) pair is one 64-bit key: two pairs sharing one would lose a count, at the odds of
+    a hash collision, in this estimate that only chooses candidates (their counts are exact)."""
     grams = _state["analyze"].grams(texts)
     _, once = np.unique(grams.hashes + grams.rows.astype(np.uint64) * _PAIR, return_index=True)
     return np.unique(grams.hashes[once], return_counts=True)
@@ -243,6 +245,8 @@ def count_all(docs: Iterator, params, candidates: np.ndarray, authors: Authors, 
         workers.drain()
     finally:
         workers.close()
+        if vocabularies is not None:
+            vocabularies.unlink(missing_ok=True)
     spill.finish()
     authors.settle_names(spelled)
     meta["authors"] = author_parts

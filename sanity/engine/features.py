@@ -224,7 +224,7 @@ def build(
 
     `total` (the expected number of docs) lets a large corpus choose its candidate terms from
     an even sample of VOCABULARY_SAMPLE docs (every count that decides is then exact), and
-    the counting pass run on `processes` worker processes.
+    both passes run on `processes` worker processes.
     """
     started = time.monotonic()
     processes = processes if total >= PARALLEL_FROM else 1

@@ -98,14 +98,15 @@ def matvec(X: sp.csr_matrix, w: np.ndarray) -> np.ndarray:
 
 
 def allowed_matvec(X: sp.csr_matrix, w: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    """X @ w where `allowed` (a boolean mask) is true; other rows get -inf. When a filter
-    leaves a small part of the rows (a time window: the newest rows, one range) only those
-    are read."""
+    """X @ w for the rows `allowed` (a boolean mask) leaves; the others' scores are
+    meaningless (-inf or their product). A filter leaving a small part of the rows scores only
+    that part: the range of rows it spans when that is mostly allowed (a time window: the
+    newest rows), else, when it is very selective, a copy of just those rows."""
     n = X.shape[0]
     if allowed is None or n < PARALLEL_ROWS:
         return matvec(X, w)
     wanted = np.flatnonzero(allowed)
-    if len(wanted) > n * FILTERED_SHARE:
+    if len(wanted) > n * RANGE_SHARE:
         return matvec(X, w)
     out = np.full(n, -np.inf, dtype=np.float32)
     if not len(wanted):
@@ -113,12 +114,15 @@ def allowed_matvec(X: sp.csr_matrix, w: np.ndarray, allowed: np.ndarray | None) 
     lo, hi = int(wanted[0]), int(wanted[-1]) + 1
     if hi - lo <= 2 * len(wanted):  # one range, mostly allowed: views, no copy
         out[lo:hi] = matvec(rows(X, lo, hi), w)
-    else:
+    elif len(wanted) <= n * COPY_SHARE:  # a few scattered rows (a rare category)
         out[wanted] = X[wanted] @ np.asarray(w, dtype=np.float32)
+    else:
+        return matvec(X, w)
     return out
 
 
-FILTERED_SHARE = 0.3  # a filter leaving at most this share of the rows scores only those
+RANGE_SHARE = 0.3  # a filter leaving at most this share of the rows, in one range: only those
+COPY_SHARE = 0.05  # scattered: copied and scored alone up to this share (a copy per request)
 
 
 def rows(X: sp.csr_matrix, lo: int, hi: int) -> sp.csr_matrix:
@@ -213,7 +217,7 @@ def similar_scores(
         word_scale, author_scale = scales
         score *= word_scale
         if author_weight > 0 and columns is not None:
-            _add_authors(score, columns, q, split, author_scale * np.float32(author_weight))
+            _add_authors(score, columns, q, split, author_scale, author_weight)
         elif author_weight > 0 and (shared := _unit_dot(X, columns, q, split, len(q))) is not None:
             shared *= author_scale
             shared *= np.float32(author_weight)
@@ -250,8 +254,8 @@ def _unit_dot(X, columns, q: np.ndarray, lo: int, hi: int) -> np.ndarray | None:
     return np.asarray(X[:, terms] @ values, dtype=np.float32).ravel()
 
 
-def _add_authors(score, columns, q: np.ndarray, split: int, scale: np.ndarray) -> None:
-    """score += scale x each row's dot product with the author part q[split:] made a unit
+def _add_authors(score, columns, q: np.ndarray, split: int, scale, weight: float) -> None:
+    """score += weight x scale x each row's dot product with the author part q[split:] made a unit
     vector, from the transpose: an author column reaches a few papers, so only those are
     touched (not a product and three passes over every row)."""
     part = q[split:]
@@ -264,7 +268,7 @@ def _add_authors(score, columns, q: np.ndarray, split: int, scale: np.ndarray) -
     values = np.concatenate(
         [columns.data[a:b] * (part[t] / norm) for t, a, b in zip(terms, starts, ends, strict=True)]
     )
-    np.add.at(score, rows, (values * scale[rows]).astype(np.float32))
+    np.add.at(score, rows, (values * scale[rows] * weight).astype(np.float32))
 
 
 def column_dot(columns: sp.csr_matrix, terms: np.ndarray, values: np.ndarray, n: int):

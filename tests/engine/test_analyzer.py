@@ -93,3 +93,14 @@ def test_count_of_no_texts_and_an_empty_vocabulary():
     analyze = Analyzer("english", 2)
     assert count(analyze, Table.of([]), ["graph neural"]).shape == (1, 0)
     assert count(analyze, Table.of(["graph"]), []).shape == (0, 1)
+
+
+def test_a_token_longer_than_any_index_of_sixteen_bits_is_one_term():
+    token = "x" + "ab" * 35_000  # 70,001 characters: longer than 65,535
+    analyze = Analyzer(None, 2)
+    grams = analyze.grams([f"short {token} words"])
+    assert sorted(grams.name(i) for i in range(len(grams.hashes))) == sorted(
+        analyze(f"short {token} words")
+    )
+    table = Table.of([token, f"short {token}"])
+    assert sorted(table.find(grams.hashes).tolist()) == [-1, -1, -1, 0, 1]

@@ -6,8 +6,10 @@ import os
 
 import numpy as np
 import pytest
+from sklearn.feature_extraction.text import CountVectorizer
 
-from sanity.engine import features, ondisk, store
+from sanity.engine import counting, features, ondisk, store
+from sanity.engine.analyzer import TOKEN_PATTERN, term_hashes
 from sanity.engine.features import Doc, Params
 from sanity.engine.store import FeatureStore
 
@@ -54,6 +56,40 @@ def test_ngram_counter_is_bounded_but_keeps_frequent_terms():
     assert built.n == 600 and all(built.X[i].nnz > 0 for i in range(600))
     assert built.n == 600 and built.fitted_docs == 600
     assert all(built.X[i].nnz > 0 for i in range(0, 600, 37))
+
+
+def test_document_frequencies_of_hashes_are_exact_until_the_counter_is_pruned():
+    """The first pass's counts equal CountVectorizer's document frequencies, hash by hash;
+    past the bound it keeps at most that many n-grams, never over-counts, and keeps the most
+    frequent ones."""
+    texts = [d.text for d in docs(300)] + ["graph graph neural graph", "", "the of and"]
+    reference = CountVectorizer(
+        token_pattern=TOKEN_PATTERN,
+        stop_words="english",
+        ngram_range=(1, 2),
+        strip_accents="unicode",
+        binary=True,
+    )
+    df = np.asarray(reference.fit_transform(texts).sum(axis=0)).ravel()
+    terms = list(reference.get_feature_names_out())
+    want = dict(zip(term_hashes(terms).tolist(), df.tolist(), strict=True))
+    counting.start(Params())
+    try:
+        for limit, chunk in ((1_000_000, 50), (20, 7)):
+            counter = counting.FrequencyCounter(limit)
+            for i in range(0, len(texts), chunk):
+                counter.add(counting.frequencies(texts[i : i + chunk]))
+            hashes, counts = counter.result()
+            got = dict(zip(hashes.tolist(), counts.tolist(), strict=True))
+            if limit > len(want):
+                assert got == want
+            else:
+                assert 0 < len(got) <= limit
+                assert all(c <= want[h] for h, c in got.items())
+                paper, methods = term_hashes(["paper", "methods"]).tolist()
+                assert {paper, methods} <= set(got)  # in every text
+    finally:
+        counting._state.clear()
 
 
 def test_save_load_roundtrip_and_current_pointer(tmp_path):
