@@ -112,17 +112,21 @@ def papers_select(sort: str = "time", filters: Filters = NO_FILTERS) -> Select:
 
 
 TOTAL_MAX_AGE = 60.0  # seconds an unfiltered total may be reused while no paper was added
-_total: dict[str, tuple] = {}  # database URL -> (newest rowid, when counted, count)
+_total: dict[str, tuple] = {}  # database URL -> (newest marker, when counted, count)
 
 
 def papers_total(filters: Filters = NO_FILTERS) -> int:
     """How many papers `filters` let through. Counting a million rows takes SQLite tens of
-    milliseconds, so the unfiltered count is kept per process and recounted when a paper was
-    added (a higher rowid; papers are never deleted) or after TOTAL_MAX_AGE seconds."""
+    milliseconds (PostgreSQL about 50), so the unfiltered count is kept per process and
+    recounted when a paper was added (a higher SQLite rowid, a later PostgreSQL `added` or
+    more papers at the latest; papers are never deleted) or after TOTAL_MAX_AGE seconds."""
     count = select(func.count()).select_from(filters.apply(select(Paper.id)).subquery())
-    if filters.but(now=None) != NO_FILTERS or not is_sqlite():
+    if filters.but(now=None) != NO_FILTERS:
         return db.session.scalar(count) or 0
-    newest = db.session.scalar(select(func.max(literal_column("papers.rowid"))).select_from(Paper))
+    marker = literal_column("papers.rowid") if is_sqlite() else Paper.added
+    newest = (db.session.scalar(select(func.max(marker)).select_from(Paper)),)
+    if not is_sqlite():  # papers added at the same instant: how many (the index has them)
+        newest += (db.session.scalar(select(func.count()).where(Paper.added == newest[0])),)
     key = str(db.engine.url)
     held = _total.get(key)
     if held and held[0] == newest and time.monotonic() - held[1] < TOTAL_MAX_AGE:

@@ -49,10 +49,16 @@ def _pg_tsquery(query: Query, any_word: bool) -> str:
     return (" | " if any_word else " & ").join(parts)
 
 
-def _pg_select(query: Query, any_word: bool) -> tuple[Select, object]:
+def _pg_select(query: Query, any_word: bool, bounded: bool = False) -> tuple[Select, object]:
+    """The matches and their rank; `bounded`: only the RANKED_MATCHES most recently added
+    (ts_rank_cd reads each match's stored vector: a common word in a million papers costs a
+    second or more; the bound walks the `added` index backwards instead, as SQLite's rowid)."""
     tsq = func.to_tsquery("english", _pg_tsquery(query, any_word))
     vector = literal_column("papers.search_vector")
     base = select(Paper).where(vector.op("@@")(tsq))
+    if bounded:
+        recent = base.with_only_columns(Paper.id).order_by(Paper.added.desc(), Paper.id.desc())
+        base = select(Paper).where(Paper.id.in_(recent.limit(RANKED_MATCHES).scalar_subquery()))
     return base, func.ts_rank_cd(vector, tsq)
 
 
@@ -102,8 +108,10 @@ def search(
                 base, score = _sqlite_select(query, any_word, floor)
                 found = _page(_filtered(base, filters, categories), score, page)
             elif found is None:
-                base, score = _pg_select(query, any_word)
-                found = _page(_filtered(base, filters, categories), score, page)
+                counted, _ = _pg_select(query, any_word)  # the count needs no bound
+                base, score = _pg_select(query, any_word, bounded=unfiltered)
+                counted = _filtered(counted, filters, categories)
+                found = _page(_filtered(base, filters, categories), score, page, counted)
             results, total = found
             if total or len(query.words) + len(query.phrases) < 2:
                 break
@@ -124,10 +132,14 @@ def _filtered(base: Select, filters: Filters, categories: list[str]) -> Select:
     return filters.apply(base)
 
 
-def _page(base: Select, score, page: Slice) -> tuple[list[tuple[Paper, float]], int]:
-    """One page of `base` by score (or newest first without one), and the capped total."""
+def _page(
+    base: Select, score, page: Slice, counted: Select | None = None
+) -> tuple[list[tuple[Paper, float]], int]:
+    """One page of `base` by score (or newest first without one), and the capped total (of
+    `counted`, the same matches without a bound, when given: never past what is ranked)."""
+    cap = page.cap if counted is None else min(page.cap, RANKED_MATCHES)
     count_query = select(func.count()).select_from(
-        base.with_only_columns(Paper.id).limit(page.cap).subquery()
+        (base if counted is None else counted).with_only_columns(Paper.id).limit(cap).subquery()
     )
     total = db.session.scalar(count_query) or 0
     if total == 0:
