@@ -30,3 +30,13 @@ def trim() -> None:
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):
         libc.malloc_trim(0)
+
+
+def return_large_blocks(threshold: int = 1 << 20) -> None:
+    """Serve every allocation of `threshold` bytes or more with its own mapping, unmapped when
+    freed, instead of glibc's heap, whose threshold grows with the largest block freed so far
+    and then keeps chunk-sized numpy arrays resident. For a process that works on chunks (a
+    build's worker); a serving process would page-fault its arrays anew on every request."""
+    libc = _libc()
+    if libc is not None and hasattr(libc, "mallopt"):
+        libc.mallopt(-3, threshold)  # M_MMAP_THRESHOLD (also stops it adapting)
