@@ -183,7 +183,7 @@ def main() -> None:
     for name, (median, p95) in ours.items():
         print(f"in-process {name:9s}: median {median:7.1f} ms  p95 {p95:7.1f} ms")
     # the module, not the function sanity.engine re-exports under the same name
-    ranker = importlib.import_module("sanity.engine.recommend")
+    ranker = importlib.import_module("sanity.engine.serving")
     ranker._cache.items.clear()  # measure real work, not the cache of the run above
     wsgi = measure_wsgi(app.test_client(), seeds)
     for name, (median, p95) in wsgi.items():

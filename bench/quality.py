@@ -16,7 +16,7 @@ relevant papers), i.e. precision@25 when there are many relevant papers, recall 
 Methods, in one run: classic (arxiv-sanity-lite: its TF-IDF, LinearSVC C=0.01 on all papers,
 exemplar SVM for similar), today (words only: SVM on positives + negatives + 3,000 sampled,
 cosine for similar), and words + an author block at several weights and C (the recommend path:
-`ranking.svm` and `ranking.similar` as `sanity.engine.recommend` calls them: words' cosine +
+`ranking.svm` and `ranking.similar` as `sanity.engine.serving` calls them: words' cosine +
 `sa` x shared authors' cosine + `sc` for the same primary category). ms = median per
 request (training + scoring).
 
@@ -24,7 +24,7 @@ With `--semantic MODEL_DIR` (a sentence-transformers model directory, e.g. all-M
 and the `semantic` extra installed) the papers' title + abstract are embedded once (kept in
 `--semantic-cache`, resumable) and the hybrid methods of the semantic layer are scored too:
 `hybrid.svm` / `hybrid.similar` on words + authors + SEMANTIC_WEIGHT x embedding, as
-`sanity.engine.recommend` calls them with the layer on, and the embedding alone.
+`sanity.engine.serving` calls them with the layer on, and the embedding alone.
 
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
      [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]

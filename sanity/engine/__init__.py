@@ -1,20 +1,12 @@
 """The engine stage: TF-IDF features, their storage, ranking, keyword search, recommendations.
 
 Pure of Flask requests and of accounts: callers pass seeds and filters, the engine ranks. The
-names below are what the web and mail layers use.
+names below are what the web and mail layers use; they come from `sanity.engine.serving`,
+imported on first use, so that a build worker importing `sanity.engine.counting` does not
+import the rest of the engine (scikit-learn, Flask).
 """
 
-from sanity.engine.recommend import (
-    EngineUnavailable,
-    Result,
-    SeedPapers,
-    current,
-    paper_words,
-    recommend,
-    search_by_meaning,
-    similar_to_paper,
-    similar_to_text,
-)
+from __future__ import annotations
 
 __all__ = [
     "EngineUnavailable",
@@ -27,3 +19,11 @@ __all__ = [
     "similar_to_paper",
     "similar_to_text",
 ]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from sanity.engine import serving  # lazy package attribute (see the docstring)
+
+        return getattr(serving, name)
+    raise AttributeError(f"module 'sanity.engine' has no attribute {name!r}")

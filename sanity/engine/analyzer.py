@@ -16,6 +16,9 @@ string per n-gram:
   2**64 has constructed collisions (strings of thousands of characters built for it), but two
   terms of natural text sharing one is as unlikely as two random 64-bit numbers being equal.
 Strings are made only for candidate terms, the first time a worker meets each (`Grams.name`).
+
+Build workers import this module and `counting` alone (numpy and scipy, no scikit-learn): the
+stop words come from the caller as a list (`stop_words`).
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import CountVectorizer
 
 TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_]+\b"
 _find = re.compile(TOKEN_PATTERN).findall
@@ -148,7 +150,9 @@ class Analyzer:
     """Terms of texts: their tokens (stop words removed), then 2-grams, 3-grams, ..."""
 
     def __init__(self, stop_words, ngram_max: int) -> None:
-        self.stop = frozenset(CountVectorizer(stop_words=stop_words).get_stop_words() or ())
+        if isinstance(stop_words, str):
+            raise TypeError("stop_words: the words, not the name of a list")
+        self.stop = frozenset(stop_words or ())
         self.ngram_max = ngram_max
         ascii_stop = sorted(w for w in self.stop if w.isascii())
         self._stop = Table.of(ascii_stop)  # other stop words never equal a token

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
 
 from sanity.latex import detex, fold
 
@@ -139,7 +138,7 @@ class Authors:
         X = counts.astype(np.float32, copy=True).tocsr()
         if X.shape[1]:
             X.data *= self.idf[X.indices]
-        return normalize(X, copy=False)
+        return unit_rows(X)
 
 
 class NameCounter:
@@ -198,9 +197,22 @@ def combine(words: sp.csr_matrix, authors: sp.csr_matrix | None, weight: float) 
     if authors is None or authors.shape[1] == 0 or weight <= 0:
         return words
     X = sp.hstack([words, authors * np.float32(weight)], format="csr").astype(np.float32)
-    return normalize(X, copy=False)
+    return unit_rows(X)
 
 
 def term_names(vocab: Authors) -> list[str]:
     """Column names for explanations: "author: Yann LeCun"."""
     return [PREFIX + name for name in vocab.names]
+
+
+def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
+    """X (CSR) with each row scaled to unit length, in place; rows of zeros stay zero."""
+    lengths = np.diff(X.indptr)
+    filled = lengths > 0
+    norms = np.ones(X.shape[0], dtype=np.float64)
+    if X.nnz:
+        squares = np.add.reduceat(X.data * X.data, X.indptr[:-1][filled], dtype=np.float64)
+        norms[filled] = np.sqrt(squares)
+        norms[norms == 0] = 1.0
+    X.data /= np.repeat(norms.astype(X.dtype), lengths)
+    return X

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import sys
+import types
 from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +34,16 @@ class Workers:
     """Chunks of work run on `processes` spawned workers (or here, with one), their results
     taken in order."""
 
-    def __init__(self, processes: int, params) -> None:
+    def __init__(self, processes: int, analyze: analyzer.Analyzer) -> None:
         self.processes = processes
         self._pending: deque = deque()
         self._pool = None
         if processes <= 1:
-            start(params)
+            start(analyze)
         else:
             context = multiprocessing.get_context("spawn")
-            self._pool = context.Pool(processes, initializer=start, initargs=(params, True))
+            with _plain_main():
+                self._pool = context.Pool(processes, initializer=start, initargs=(analyze, True))
 
     @property
     def spawned(self) -> bool:
@@ -67,11 +71,24 @@ class Workers:
             self._pool = None
 
 
-def start(params, worker: bool = False) -> None:
+@contextmanager
+def _plain_main() -> Iterator[None]:
+    """Spawn workers without this process's `__main__`: a spawned child imports it again
+    first, and under the `sanity` command that is the whole command line (Flask, the web
+    layer, scikit-learn: 2-3 s and about 130 MB a worker). A worker needs only this module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+def start(analyze: analyzer.Analyzer, worker: bool = False) -> None:
     """A worker's (or this process's) analyzer; a worker also hands its chunks' arrays back
     to the system when it frees them (measured at 100k: 380 MB a worker without)."""
     _state.clear()
-    _state["analyze"] = params.analyzer()
+    _state["analyze"] = analyze
     if worker:
         memory.return_large_blocks()
 

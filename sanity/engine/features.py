@@ -20,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.preprocessing import normalize
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from sanity import memory
 from sanity.engine import analyzer, counting, ondisk, ranking
-from sanity.engine.authors import Authors, NameCounter, combine, term_names
+from sanity.engine.authors import Authors, NameCounter, combine, term_names, unit_rows
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class Params:
         )
 
     def analyzer(self):
-        return analyzer.Analyzer(self.stop_words, self.ngram_max)
+        return analyzer.Analyzer(stop_words(self.stop_words), self.ngram_max)
 
     def df_bounds(self, n: int) -> tuple[int, int]:
         """Document-frequency limits as counts, relaxed on small corpora so any size works."""
@@ -195,6 +195,13 @@ class Features:
         return mask
 
 
+def stop_words(setting) -> frozenset[str]:
+    """TFIDF_STOP_WORDS: "english" (scikit-learn's list), empty for none, or the words."""
+    if isinstance(setting, str) and setting not in ("", "english"):
+        raise ValueError(f"TFIDF_STOP_WORDS: unknown list {setting!r} (only 'english')")
+    return frozenset(ENGLISH_STOP_WORDS if setting == "english" else setting or ())
+
+
 def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:
     """Counts -> l2-normalised (sublinear) tf * idf, float32."""
     X = counts.astype(np.float32, copy=True).tocsr()
@@ -204,7 +211,7 @@ def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_mat
         np.log(X.data, out=X.data)
         X.data += 1.0
     X.data *= idf[X.indices]
-    return normalize(X, copy=False)
+    return unit_rows(X)
 
 
 # ---- building ----
@@ -242,7 +249,7 @@ PARALLEL_FROM = 50_000  # docs from which counting on worker processes pays for 
 
 
 def _build(doc_source, params: Params, out, total: int, processes: int, started) -> Features:
-    workers = counting.Workers(processes, params)
+    workers = counting.Workers(processes, params.analyzer())
     try:
         return _build_with(doc_source, params, out, total, workers, started)
     finally:
@@ -292,7 +299,10 @@ def _build_with(doc_source, params: Params, out, total: int, workers, started) -
         if out is None:
             X, columns = _read_matrix(where, shape), None
         else:
-            X, columns = _map_matrix(where, shape), _map_matrix(where, shape[::-1], "XT")
+            X, columns = (
+                _read_matrix(where, shape, "X", "r"),
+                _read_matrix(where, shape[::-1], "XT", "r"),
+            )
     features = Features(
         build_id=new_build_id(),
         vocab_id=uuid.uuid4().hex[:12],
@@ -349,14 +359,9 @@ def _write_matrix(where: Path, spill, keep, df, idf, params: Params, author_part
     return rows, width
 
 
-def _read_matrix(where: Path, shape: tuple, name: str = "X") -> sp.csr_matrix:
-    parts = (np.load(where / f"{name}.{p}.npy") for p in ("data", "indices", "indptr"))
-    return sp.csr_matrix(tuple(parts), shape=shape)
-
-
-def _map_matrix(where: Path, shape: tuple, name: str = "X") -> sp.csr_matrix:
+def _read_matrix(where: Path, shape: tuple, name: str = "X", mmap=None) -> sp.csr_matrix:
     parts = (
-        np.load(where / f"{name}.{p}.npy", mmap_mode="r") for p in ("data", "indices", "indptr")
+        np.load(where / f"{name}.{p}.npy", mmap_mode=mmap) for p in ("data", "indices", "indptr")
     )
     return sp.csr_matrix(tuple(parts), shape=shape, copy=False)
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import CountVectorizer, strip_accents_unicode
 
+from sanity.engine import features
 from sanity.engine.analyzer import TOKEN_PATTERN, Analyzer, Table, count, strip_accents
 
 TEXTS = [
@@ -49,7 +50,7 @@ def test_terms_and_counts_match_countvectorizer(stop_words, ngram_max):
         dtype=np.float32,
     )
     expected_terms = reference.build_analyzer()
-    analyze = Analyzer(stop_words, ngram_max)
+    analyze = Analyzer(features.stop_words(stop_words), ngram_max)
     for text in texts:
         assert analyze(text) == expected_terms(text)
 
@@ -67,7 +68,7 @@ def test_every_ngram_of_a_chunk_is_named_and_placed():
     """Each n-gram of the vectorised pass has the text, hash and string of one of the terms
     the string analyzer gives for that text: the same multiset, text by text."""
     texts = corpus(60)
-    analyze = Analyzer("english", 3)
+    analyze = Analyzer(features.stop_words("english"), 3)
     grams = analyze.grams(texts)
     table = Table.of(sorted({t for x in texts for t in analyze(x)}))
     assert (table.find(grams.hashes) >= 0).all()
@@ -90,7 +91,7 @@ def test_tables_find_terms_and_only_terms():
 
 
 def test_count_of_no_texts_and_an_empty_vocabulary():
-    analyze = Analyzer("english", 2)
+    analyze = Analyzer(features.stop_words("english"), 2)
     assert count(analyze, Table.of([]), ["graph neural"]).shape == (1, 0)
     assert count(analyze, Table.of(["graph"]), []).shape == (0, 1)
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
 from sanity.engine import counting, features, ondisk, store
 from sanity.engine.analyzer import TOKEN_PATTERN, term_hashes
+from sanity.engine.authors import unit_rows
 from sanity.engine.features import Doc, Params
 from sanity.engine.store import FeatureStore
 
@@ -73,7 +77,7 @@ def test_document_frequencies_of_hashes_are_exact_until_the_counter_is_pruned():
     df = np.asarray(reference.fit_transform(texts).sum(axis=0)).ravel()
     terms = list(reference.get_feature_names_out())
     want = dict(zip(term_hashes(terms).tolist(), df.tolist(), strict=True))
-    counting.start(Params())
+    counting.start(Params().analyzer())
     try:
         for limit, chunk in ((1_000_000, 50), (20, 7)):
             counter = counting.FrequencyCounter(limit)
@@ -225,6 +229,48 @@ def test_a_build_counted_in_worker_processes_is_the_same(tmp_path):
     assert not parallel.X.data.flags.owndata and not parallel.X.data.flags.writeable  # mapped
     assert (parallel.columns != alone.X.T.tocsr()).nnz == 0
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no scratch
+
+
+HEAVY = ("flask", "sklearn", "sqlalchemy", "alembic")
+
+
+def test_build_workers_start_without_the_web_stack(tmp_path):
+    """A spawned worker imports the counting module alone: not the parent's `__main__` (under
+    the `sanity` command, the whole command line) and not Flask or scikit-learn through the
+    package. Run as a script whose `__main__` imports Flask, as the console script does."""
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import flask, sys\n"
+        "from sanity.engine import analyzer, counting\n"
+        "if __name__ == '__main__':\n"
+        "    workers = counting.Workers(2, analyzer.Analyzer(['the'], 2))\n"
+        "    found = []\n"
+        "    probe = \"sorted({m.split('.')[0] for m in __import__('sys').modules})\"\n"
+        "    workers.submit(eval, (probe,), found.append)\n"
+        "    workers.drain(); workers.close()\n"
+        "    print(' '.join(found[0]))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SANITY_")}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split()  # fmt: skip
+    assert "numpy" in out and "sanity" in out  # the probe ran in a worker that counts
+    assert [m for m in HEAVY if m in out] == []
+
+
+def test_unit_rows_scales_rows_to_length_one():
+    X = sp.csr_matrix(np.array([[3, 4, 0], [0, 0, 0], [0, 2, 0]], dtype=np.float32))
+    out = unit_rows(X)
+    assert out.dtype == np.float32
+    assert np.allclose(out.toarray(), [[0.6, 0.8, 0], [0, 0, 0], [0, 1, 0]])
+
+
+def test_stop_words_setting():
+    assert "the" in features.stop_words("english") and "network" not in features.stop_words(
+        "english"
+    )
+    assert features.stop_words("") == frozenset() == features.stop_words(None)
+    with pytest.raises(ValueError, match="TFIDF_STOP_WORDS"):
+        features.stop_words("klingon")
 
 
 def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
