@@ -151,8 +151,12 @@ class NameCounter:
         self.n = 0
 
     def add(self, authors: Iterable[str]) -> None:
-        self.n += 1
-        self.counts.update(paper_keys(authors))
+        self.merge(paper_keys(authors), 1)
+
+    def merge(self, keys: Iterable[str] | Counter, papers: int) -> None:
+        """Count `papers` more papers, with these author keys (a Counter: papers per key)."""
+        self.n += papers
+        self.counts.update(keys)
         self._prune()
 
     def _prune(self) -> None:

@@ -15,7 +15,7 @@ import multiprocessing
 import pickle
 import sys
 import types
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,7 +25,7 @@ import scipy.sparse as sp
 
 from sanity import memory
 from sanity.engine import analyzer
-from sanity.engine.authors import Authors, NameCounter
+from sanity.engine.authors import Authors, NameCounter, paper_keys
 
 _state: dict = {}  # in a worker (or this process): analyzer, vocabulary, author vocabulary
 
@@ -98,23 +98,42 @@ def document_frequencies(
 ) -> tuple[int, np.ndarray, np.ndarray]:
     """(number of docs, n-gram hashes, their document frequency among every `stride`-th doc),
     kept under `params.max_ngrams` distinct n-grams; author names (of every doc) are counted
-    into `names` here on the way."""
+    into `names` on the way, by the workers too (normalising a name costs about what cutting
+    a text does, and every doc has names while only every `stride`-th text is read)."""
     counter = FrequencyCounter(params.max_ngrams)
-    batch: list[str] = []
+    texts: list[str] = []
+    authors: list = []
+
+    def take(result) -> None:
+        counted, named, papers = result
+        if counted is not None:
+            counter.add(counted)
+        if names is not None:
+            names.merge(named, papers)
+
     n = 0
     for n, doc in enumerate(docs, start=1):  # noqa: B007 - n is the count afterwards
         if (n - 1) % stride == 0:
-            batch.append(doc.text)
-            if len(batch) >= params.chunk:
-                workers.submit(frequencies, (batch,), counter.add)
-                batch = []
+            texts.append(doc.text)
         if names is not None:
-            names.add(doc.authors)
-    if batch:
-        workers.submit(frequencies, (batch,), counter.add)
+            authors.append(doc.authors)
+        if len(texts) >= params.chunk or len(authors) >= params.chunk:
+            workers.submit(first_pass, (texts, authors if names is not None else None), take)
+            texts, authors = [], []
+    if texts or authors:
+        workers.submit(first_pass, (texts, authors if names is not None else None), take)
     workers.drain()
     hashes, counts = counter.result()
     return n, hashes, counts
+
+
+def first_pass(texts: list[str], authors: list | None):
+    """(`frequencies` of `texts` or None, papers per author key of `authors` or None, the
+    number of author lists) of a chunk."""
+    counted = frequencies(texts) if texts else None
+    if authors is None:
+        return counted, None, 0
+    return counted, Counter(k for paper in authors for k in paper_keys(paper)), len(authors)
 
 
 def frequencies(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
