@@ -16,7 +16,7 @@ relevant papers), i.e. precision@25 when there are many relevant papers, recall 
 Methods, in one run: classic (arxiv-sanity-lite: its TF-IDF, LinearSVC C=0.01 on all papers,
 exemplar SVM for similar), today (words only: SVM on positives + negatives + 3,000 sampled,
 cosine for similar), and words + an author block at several weights and C (the recommend path:
-`ranking.svm` and `ranking.similar` as `sanity.engine.serving` calls them: words' cosine +
+`classifier.svm` and `ranking.similar` as `sanity.engine.serving` calls them: words' cosine +
 `sa` x shared authors' cosine + `sc` for the same primary category). ms = median per
 request (training + scoring).
 
@@ -42,7 +42,7 @@ import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity.engine import features, hybrid, ranking, store
+from sanity.engine import classifier, features, hybrid, ranking, store
 from sanity.engine.authors import NameCounter, combine
 from sanity.engine.features import Doc, Params
 
@@ -230,7 +230,7 @@ def svm_method(name: str, X, C: float, similar_args: dict | None = None) -> Meth
 
     def recommend(pos, neg):
         allowed = _without(n, pos + neg)
-        got = ranking.svm(X, np.array(pos), np.array(neg, dtype=np.int64), k=K, C=C,
+        got = classifier.svm(X, np.array(pos), np.array(neg, dtype=np.int64), k=K, C=C,
                           n_sampled=SAMPLED, allowed=allowed)  # fmt: skip
         return got.rows
 

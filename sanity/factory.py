@@ -10,7 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import Config
-from sanity import db, memory, web
+from sanity import db, engine, memory, web
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +52,7 @@ def create_app(
         check_secret_key(app)
     if serving and not app.testing:  # `sanity serve` does the same
         memory.bound_malloc_arenas()
+        engine.preload()
     app.config.setdefault("DATA_DIR", None)
     app.config["DATA_DIR"] = app.config["DATA_DIR"] or str(Path(app.instance_path) / "data")
 

@@ -9,6 +9,7 @@ import click
 from flask import current_app
 from waitress import serve
 
+from sanity import engine
 from sanity.cli.common import needs_database, require_secret, setup_logging
 from sanity.memory import bound_malloc_arenas
 from sanity.scheduler import build_scheduler
@@ -28,6 +29,7 @@ def serve_command(host: str, port: int, threads: int, no_scheduler: bool) -> Non
     require_secret(app)
     setup_logging()
     bound_malloc_arenas()
+    engine.preload()
     scheduler = None if no_scheduler else build_scheduler(app)
     if scheduler:
         scheduler.start()

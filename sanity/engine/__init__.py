@@ -2,8 +2,9 @@
 
 Pure of Flask requests and of accounts: callers pass seeds and filters, the engine ranks. The
 names below are what the web and mail layers use; they come from `sanity.engine.serving`,
-imported on first use, so that a build worker importing `sanity.engine.counting` does not
-import the rest of the engine (scikit-learn, Flask).
+imported on first use: a build worker importing `sanity.engine.counting` does not import the
+rest of the engine, and a command that does not rank (import, compute, the CLI's start) does
+not import scikit-learn (`sanity serve` and the WSGI app load it before the first request).
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ __all__ = [
 
 
 def __getattr__(name: str):
+    if name == "EngineUnavailable":  # what the web's error handler is registered for
+        from sanity.engine.store import EngineUnavailable  # lazy package attribute
+
+        return EngineUnavailable
     if name in __all__:
         from sanity.engine import serving  # lazy package attribute (see the docstring)
 
         return getattr(serving, name)
     raise AttributeError(f"module 'sanity.engine' has no attribute {name!r}")
+
+
+def preload() -> None:
+    """Import the rankers now (a server does, before its first request: about a second)."""
+    __getattr__("recommend")

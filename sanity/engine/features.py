@@ -20,10 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from sanity import memory
-from sanity.engine import analyzer, counting, ondisk, ranking
+from sanity.engine import analyzer, counting, ondisk, ranking, stopwords
 from sanity.engine.authors import Authors, NameCounter, combine, term_names, unit_rows
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class Params:
         )
 
     def analyzer(self):
-        return analyzer.Analyzer(stop_words(self.stop_words), self.ngram_max)
+        return analyzer.Analyzer(stopwords.of(self.stop_words), self.ngram_max)
 
     def df_bounds(self, n: int) -> tuple[int, int]:
         """Document-frequency limits as counts, relaxed on small corpora so any size works."""
@@ -193,13 +192,6 @@ class Features:
             )
             self._category_masks[category] = mask
         return mask
-
-
-def stop_words(setting) -> frozenset[str]:
-    """TFIDF_STOP_WORDS: "english" (scikit-learn's list), empty for none, or the words."""
-    if isinstance(setting, str) and setting not in ("", "english"):
-        raise ValueError(f"TFIDF_STOP_WORDS: unknown list {setting!r} (only 'english')")
-    return frozenset(ENGLISH_STOP_WORDS if setting == "english" else setting or ())
 
 
 def weigh(counts: sp.csr_matrix, idf: np.ndarray, sublinear: bool) -> sp.csr_matrix:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from sanity.engine import ranking
+from sanity.engine import classifier, ranking
 
 BLOCK = 65_536  # float16 rows converted at a time: memory stays small on any corpus
 
@@ -70,10 +70,10 @@ def svm(
     n_words: int = 10,
     seed: int = 0,
 ) -> ranking.Ranking:
-    """`ranking.svm` on [words + authors | weight x meaning]: the same training rows, the
+    """`classifier.svm` on [words + authors | weight x meaning]: the same training rows, the
     embedding columns appended; scoring one sparse and one dense mat-vec."""
     n = X.shape[0]
-    pos, neg = ranking.training_rows(n, positives, negatives, n_sampled, seed)
+    pos, neg = classifier.training_rows(n, positives, negatives, n_sampled, seed)
     if len(pos) == 0:
         return ranking.empty()
     if len(neg) == 0:
@@ -82,7 +82,7 @@ def svm(
     dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
     train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    model = ranking.fit_svm(train, y, C)
+    model = classifier.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
     scores = ranking.matvec(X, words) + weight * meaning_scores(E, rows, meaning)

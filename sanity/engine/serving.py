@@ -18,15 +18,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from sanity.db import db
-from sanity.engine import embeddings, hybrid, ranking
+from sanity.engine import classifier, embeddings, hybrid, ranking
 from sanity.engine.features import Features, paper_text
-from sanity.engine.store import store_for
+from sanity.engine.store import EngineUnavailable, store_for
 from sanity.models import Paper
 from sanity.papers import NO_FILTERS, Filters
-
-
-class EngineUnavailable(Exception):
-    """No feature build exists yet (run `sanity compute`, or wait for the first crawl)."""
 
 
 @dataclass
@@ -104,7 +100,7 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     allowed = allowed_rows(f, filters, [own] if own is not None else [])
     e = embeddings.current()
     if e is None and current_app.config["SIMILAR_METHOD"] == "svm" and own is not None:
-        return Result(_papers(f, ranking.exemplar_svm(f.X, own, limit, allowed=allowed)))
+        return Result(_papers(f, classifier.exemplar_svm(f.X, own, limit, allowed=allowed)))
     primary = paper.category_list[:1]
     weight = float(current_app.config["SIMILAR_CATEGORY_WEIGHT"])
     bonus = f.primary_mask(primary[0]) if primary and weight > 0 else None
@@ -250,7 +246,7 @@ def recommend(
         _cache.put(key, ranked)
     if ranked is None:
         exclude = hidden if include_tagged else pos + neg + hidden
-        ranked = ranking.svm(
+        ranked = classifier.svm(
             f.X,
             np.array(pos),
             np.array(neg),

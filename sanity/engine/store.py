@@ -25,6 +25,10 @@ CURRENT = "CURRENT"
 log = logging.getLogger(__name__)
 
 
+class EngineUnavailable(Exception):
+    """No feature build exists yet (run `sanity compute`, or wait for the first crawl)."""
+
+
 def features_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "features"
 

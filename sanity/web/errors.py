@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from sanity.db import db
-from sanity.engine import EngineUnavailable
+from sanity.engine.store import EngineUnavailable
 
 log = logging.getLogger(__name__)
 

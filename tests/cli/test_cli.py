@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 from tests import processes
 from tests.factories import fake_papers
@@ -20,6 +22,23 @@ def test_help_needs_no_secret_key(tmp_path):
     assert result.returncode == 0
     for command in ("crawl", "harvest", "import", "serve", "worker", "db"):
         assert command in result.stdout
+
+
+def test_the_command_line_starts_without_the_rankers_and_a_server_loads_them(tmp_path):
+    """Commands that do not rank start without scikit-learn (about a second); the WSGI app
+    (`sanity:create_app()`, as gunicorn builds it) loads the rankers before its first request."""
+    probe = (
+        "import sys\n"
+        "import sanity.cli\n"
+        "app = sanity.cli.create_app(require_secret=False)\n"
+        "print('cli', 'sklearn' in sys.modules)\n"
+        "sanity.create_app()\n"
+        "print('wsgi', 'sklearn' in sys.modules, 'sanity.engine.serving' in sys.modules)\n"
+    )
+    env = clean_env(tmp_path) | {"SANITY_SECRET_KEY": "k" * 32}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                         text=True, timeout=120, check=True).stdout.split("\n")  # fmt: skip
+    assert out[:2] == ["cli False", "wsgi True True"]
 
 
 def test_commands_on_an_unmigrated_database_say_what_to_do(tmp_path):

@@ -6,9 +6,13 @@ import random
 
 import numpy as np
 import pytest
-from sklearn.feature_extraction.text import CountVectorizer, strip_accents_unicode
+from sklearn.feature_extraction.text import (
+    ENGLISH_STOP_WORDS,
+    CountVectorizer,
+    strip_accents_unicode,
+)
 
-from sanity.engine import features
+from sanity.engine import stopwords
 from sanity.engine.analyzer import TOKEN_PATTERN, Analyzer, Table, count, strip_accents
 
 TEXTS = [
@@ -50,7 +54,7 @@ def test_terms_and_counts_match_countvectorizer(stop_words, ngram_max):
         dtype=np.float32,
     )
     expected_terms = reference.build_analyzer()
-    analyze = Analyzer(features.stop_words(stop_words), ngram_max)
+    analyze = Analyzer(stopwords.of(stop_words), ngram_max)
     for text in texts:
         assert analyze(text) == expected_terms(text)
 
@@ -68,7 +72,7 @@ def test_every_ngram_of_a_chunk_is_named_and_placed():
     """Each n-gram of the vectorised pass has the text, hash and string of one of the terms
     the string analyzer gives for that text: the same multiset, text by text."""
     texts = corpus(60)
-    analyze = Analyzer(features.stop_words("english"), 3)
+    analyze = Analyzer(stopwords.of("english"), 3)
     grams = analyze.grams(texts)
     table = Table.of(sorted({t for x in texts for t in analyze(x)}))
     assert (table.find(grams.hashes) >= 0).all()
@@ -91,7 +95,7 @@ def test_tables_find_terms_and_only_terms():
 
 
 def test_count_of_no_texts_and_an_empty_vocabulary():
-    analyze = Analyzer(features.stop_words("english"), 2)
+    analyze = Analyzer(stopwords.of("english"), 2)
     assert count(analyze, Table.of([]), ["graph neural"]).shape == (1, 0)
     assert count(analyze, Table.of(["graph"]), []).shape == (0, 1)
 
@@ -105,3 +109,11 @@ def test_a_token_longer_than_any_index_of_sixteen_bits_is_one_term():
     )
     table = Table.of([token, f"short {token}"])
     assert sorted(table.find(grams.hashes).tolist()) == [-1, -1, -1, 0, 1]
+
+
+def test_stop_words_are_scikit_learns_and_settings_are_checked():
+    assert stopwords.of("english") == frozenset(ENGLISH_STOP_WORDS)
+    assert stopwords.of("") == frozenset() == stopwords.of(None)
+    assert stopwords.of(["a", "b"]) == {"a", "b"}
+    with pytest.raises(ValueError, match="TFIDF_STOP_WORDS"):
+        stopwords.of("klingon")

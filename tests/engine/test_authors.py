@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from sanity.engine import features, ranking, store
+from sanity.engine import classifier, features, ranking, store
 from sanity.engine.authors import NameCounter, display, name_key
 from sanity.engine.features import Doc, Params
 
@@ -112,7 +112,7 @@ def test_quality_guard_tagging_a_group_finds_that_group():
     positives = np.array(rows["graphs-a"][:3])
     allowed = np.ones(built.n, dtype=bool)
     allowed[positives] = False
-    got = ranking.svm(built.X, positives, None, k=9, C=0.1, n_sampled=100, allowed=allowed,
+    got = classifier.svm(built.X, positives, None, k=9, C=0.1, n_sampled=100, allowed=allowed,
                       vocabulary=built.terms)  # fmt: skip
     assert set(got.rows) <= set(rows["graphs-a"]), "the author signal is lost"
     assert any(w.startswith("author: ") and x > 0 for w, x in got.words)

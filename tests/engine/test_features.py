@@ -264,15 +264,6 @@ def test_unit_rows_scales_rows_to_length_one():
     assert np.allclose(out.toarray(), [[0.6, 0.8, 0], [0, 0, 0], [0, 1, 0]])
 
 
-def test_stop_words_setting():
-    assert "the" in features.stop_words("english") and "network" not in features.stop_words(
-        "english"
-    )
-    assert features.stop_words("") == frozenset() == features.stop_words(None)
-    with pytest.raises(ValueError, match="TFIDF_STOP_WORDS"):
-        features.stop_words("klingon")
-
-
 def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
     """Past VOCABULARY_SAMPLE docs, candidate terms come from every k-th doc; document
     frequencies, idf and every row are still counted over all docs."""

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sanity.engine import features, ranking, store
+from sanity.engine import classifier, features, ranking, store
 from sanity.engine.features import Doc, Params
 
 CORPUS = [
@@ -117,7 +117,7 @@ def test_svm_ranks_the_positive_topic_first_and_explains(built):
     """An SVM on two positives ranks their topic first and names the words behind it."""
     allowed = np.ones(built.n, dtype=bool)
     allowed[[4]] = False
-    got = ranking.svm(
+    got = classifier.svm(
         built.X, np.array([4]), np.array([0]), k=5, C=1.0, n_sampled=10, allowed=allowed,
         vocabulary=built.vocabulary,
     )  # fmt: skip
@@ -131,21 +131,21 @@ def test_svm_ranks_the_positive_topic_first_and_explains(built):
 
 def test_svm_with_explicit_negatives_only(built):
     """With no sampling, explicit negatives alone train the model."""
-    got = ranking.svm(built.X, np.array([2]), np.array([0, 1]), k=6, n_sampled=0)
+    got = classifier.svm(built.X, np.array([2]), np.array([0, 1]), k=6, n_sampled=0)
     assert got.rows[0] in (2, 3)
     assert got.scores[0] >= got.scores[-1]
 
 
 def test_svm_without_positives_is_empty(built):
     """No positives: nothing to learn, an empty ranking (not an error)."""
-    assert len(ranking.svm(built.X, np.array([]), None, k=5)) == 0
+    assert len(classifier.svm(built.X, np.array([]), None, k=5)) == 0
 
 
 def test_exemplar_svm_matches_the_twin(built):
     """arxiv-sanity-lite's exemplar SVM also finds the twin of a document."""
     allowed = np.ones(built.n, dtype=bool)
     allowed[0] = False
-    got = ranking.exemplar_svm(built.X, 0, 1, allowed=allowed)
+    got = classifier.exemplar_svm(built.X, 0, 1, allowed=allowed)
     assert got.rows[0] == 1
 
 
