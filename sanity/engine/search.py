@@ -13,6 +13,7 @@ from sqlalchemy import Select, column, func, literal, literal_column, select, ta
 
 from sanity import fulltext
 from sanity.db import db, is_sqlite
+from sanity.engine import pgsearch
 from sanity.models import Paper, SavedSearch
 from sanity.papers import NEWEST_FIRST, NO_FILTERS, Filters, in_category
 from sanity.query import WORD, Query, parse_query
@@ -39,27 +40,6 @@ def _sqlite_select(query: Query, any_word: bool, floor: int = 0) -> tuple[Select
     if floor:
         base = base.where(literal_column("papers_fts.rowid") >= floor)
     return base, score
-
-
-# ---- PostgreSQL full text ----
-
-
-def _pg_tsquery(query: Query, any_word: bool) -> str:
-    parts = list(query.words) + ["(" + " <-> ".join(p) + ")" for p in query.phrases]
-    return (" | " if any_word else " & ").join(parts)
-
-
-def _pg_select(query: Query, any_word: bool, bounded: bool = False) -> tuple[Select, object]:
-    """The matches and their rank; `bounded`: only the RANKED_MATCHES most recently added
-    (ts_rank_cd reads each match's stored vector: a common word in a million papers costs a
-    second or more; the bound walks the `added` index backwards instead, as SQLite's rowid)."""
-    tsq = func.to_tsquery("english", _pg_tsquery(query, any_word))
-    vector = literal_column("papers.search_vector")
-    base = select(Paper).where(vector.op("@@")(tsq))
-    if bounded:
-        recent = base.with_only_columns(Paper.id).order_by(Paper.added.desc(), Paper.id.desc())
-        base = select(Paper).where(Paper.id.in_(recent.limit(RANKED_MATCHES).scalar_subquery()))
-    return base, func.ts_rank_cd(vector, tsq)
 
 
 def _is_category(token: str) -> bool:
@@ -107,11 +87,11 @@ def search(
             if found is None and is_sqlite():
                 base, score = _sqlite_select(query, any_word, floor)
                 found = _page(_filtered(base, filters, categories), score, page)
+            elif found is None and unfiltered:
+                found = pgsearch.top(query, any_word, page, RANKED_MATCHES)
             elif found is None:
-                counted, _ = _pg_select(query, any_word)  # the count needs no bound
-                base, score = _pg_select(query, any_word, bounded=unfiltered)
-                counted = _filtered(counted, filters, categories)
-                found = _page(_filtered(base, filters, categories), score, page, counted)
+                base, score = pgsearch.matching(query, any_word)
+                found = _page(_filtered(base, filters, categories), score, page)
             results, total = found
             if total or len(query.words) + len(query.phrases) < 2:
                 break
@@ -132,14 +112,10 @@ def _filtered(base: Select, filters: Filters, categories: list[str]) -> Select:
     return filters.apply(base)
 
 
-def _page(
-    base: Select, score, page: Slice, counted: Select | None = None
-) -> tuple[list[tuple[Paper, float]], int]:
-    """One page of `base` by score (or newest first without one), and the capped total (of
-    `counted`, the same matches without a bound, when given: never past what is ranked)."""
-    cap = page.cap if counted is None else min(page.cap, RANKED_MATCHES)
+def _page(base: Select, score, page: Slice) -> tuple[list[tuple[Paper, float]], int]:
+    """One page of `base` by score (or newest first without one), and the capped total."""
     count_query = select(func.count()).select_from(
-        (base if counted is None else counted).with_only_columns(Paper.id).limit(cap).subquery()
+        base.with_only_columns(Paper.id).limit(page.cap).subquery()
     )
     total = db.session.scalar(count_query) or 0
     if total == 0:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from sanity.db import db
+from sanity.engine import pgsearch
 from sanity.engine.search import rebuild_index
 from sanity.ingest.upsert import upsert_papers
 from sanity.query import QueryError, parse_query
@@ -142,6 +143,39 @@ def test_a_very_common_query_ranks_its_most_recently_added_matches(client, monke
     assert [p["id"] for p in filtered["papers"]][0] == best_but_oldest
     monkeypatch.setattr(search_module, "RANKED_MATCHES", 5)
     assert search_ids(client, "kernel")[0] == best_but_oldest
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_bounds_a_common_query_by_the_tables_statistics(client, monkeypatch):
+    """Once PostgreSQL has statistics (ANALYZE, or autovacuum), a query estimated to match
+    more than RANKED_MATCHES papers ranks those in the most recent share of the table that is
+    expected to hold that many (one bitmap of the GIN and `added` indexes, no walk); one
+    estimated under it ranks every match, the oldest included."""
+    from sanity.engine import search as search_module
+
+    best = make_record(title="Rare kernel, rare kernel", abstract="Rare kernel methods, rare.")
+    records, kernel = [best], [best.id]
+    for i in range(2399):  # one in six is about kernels: a sixth of the papers match
+        if i % 6 == 5:
+            records.append(make_record(title=f"Study {i}", abstract=f"A kernel in part {i}."))
+            kernel.append(records[-1].id)
+        else:
+            records.append(make_record(title=f"Other {i}", abstract=f"Unrelated topic {i}."))
+    records += [make_record(title=f"Rare find {i}", abstract="Rare.") for i in range(9)]
+    upsert_papers(records)
+    order = "SELECT id, row_number() OVER (ORDER BY id DESC) AS k FROM papers"  # newest: k=1
+    db.session.execute(db.text(f"UPDATE papers SET added = now() - interval '1 minute' * o.k "
+                               f"FROM ({order}) o WHERE papers.id = o.id"))  # fmt: skip
+    db.session.execute(db.text("ANALYZE papers"))
+    db.session.commit()
+    assert db.session.scalar(db.text("SHOW jit")) == "off"
+    monkeypatch.setattr(search_module, "RANKED_MATCHES", 40)
+    assert isinstance(pgsearch.window(parse_query("kernel"), False, 40), datetime)  # a bitmap
+    body = client.get("/api/search?q=kernel&per_page=100").get_json()
+    got = [p["id"] for p in body["papers"]]
+    assert 20 <= body["total"] <= 100 and len(got) == body["total"]
+    assert set(got) <= set(kernel[-100:]) and best.id not in got  # the most recent only
+    assert search_ids(client, "rare")[0] == best.id  # 10 matches: every one ranked, the oldest
 
 
 def test_the_unfiltered_total_is_reused_until_a_paper_is_added(client, monkeypatch):
