@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterator
 
 from flask import Flask, current_app
-from sqlalchemy import func, select
+from sqlalchemy import BigInteger, cast, extract, func, select
 
 from config import Config
-from sanity.db import chunked, db
+from sanity.db import chunked, db, is_sqlite
 from sanity.engine import features, search, store
 from sanity.engine.features import Doc, Features, Params
 from sanity.leases import FEATURES_LOCK, Lease
@@ -26,10 +26,14 @@ from sanity.timeutil import as_utc, get_clock
 
 log = logging.getLogger(__name__)
 
-_COLUMNS = (
-    Paper.id, Paper.title, Paper.abstract, Paper.authors, Paper.published, Paper.updated,
-    Paper.categories,
-)  # fmt: skip
+
+def _columns() -> tuple:
+    """A doc's columns, its times as whole seconds since 1970 computed by the database (a
+    Python datetime per value cost 7 microseconds, and a build reads two a paper, twice)."""
+    times = [extract("epoch", c) for c in (Paper.published, Paper.updated)]
+    if not is_sqlite():  # SQLite's is an integer already; PostgreSQL's has a fraction
+        times = [cast(func.floor(t), BigInteger) for t in times]
+    return (Paper.id, Paper.title, Paper.abstract, Paper.authors, *times, Paper.categories)
 
 
 def epoch(value) -> int:
@@ -41,8 +45,8 @@ def _doc(row) -> Doc:
     return Doc(
         id=pid,
         text=features.paper_text(title, abstract, authors or []),
-        published=epoch(published),
-        updated=epoch(updated),
+        published=int(published),
+        updated=int(updated),
         categories=categories or "",
         authors=authors or [],
     )
@@ -55,10 +59,10 @@ def iter_docs(ids: list[str] | None = None) -> Iterator[Doc]:
     connection = db.session.connection()
     if ids is not None:
         for chunk in chunked(ids):
-            query = select(*_COLUMNS).where(Paper.id.in_(chunk)).order_by(Paper.id)
+            query = select(*_columns()).where(Paper.id.in_(chunk)).order_by(Paper.id)
             yield from (_doc(row) for row in connection.execute(query))
         return
-    query = select(*_COLUMNS).order_by(Paper.id).execution_options(yield_per=2000)
+    query = select(*_columns()).order_by(Paper.id).execution_options(yield_per=2000)
     yield from (_doc(row) for row in connection.execute(query))
 
 
