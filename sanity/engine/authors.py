@@ -218,5 +218,5 @@ def unit_rows(X: sp.csr_matrix) -> sp.csr_matrix:
         squares = np.add.reduceat(X.data * X.data, X.indptr[:-1][filled], dtype=np.float64)
         norms[filled] = np.sqrt(squares)
         norms[norms == 0] = 1.0
-    X.data /= np.repeat(norms.astype(X.dtype), lengths)
+    X.data /= np.repeat(norms, lengths)  # divided in float64, as scikit-learn's normalize
     return X

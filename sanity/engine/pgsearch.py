@@ -31,9 +31,10 @@ _ESTIMATE = text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE search_vector @@ to_tsquery('english', :q)"
 )
 _LEXEMES = text("SELECT numnode(to_tsquery('english', :q))")
-_ADDED_QUANTILES = text(
-    "SELECT histogram_bounds::text::text[] FROM pg_stats WHERE schemaname = current_schema() "
-    "AND tablename = 'papers' AND attname = 'added'"
+_ADDED_STATS = text(
+    "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[], "
+    "null_frac FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'papers' "
+    "AND attname = 'added'"
 )
 _ROWS = text("SELECT reltuples FROM pg_class WHERE oid = 'papers'::regclass")
 
@@ -51,12 +52,22 @@ def matching(query: Query, any_word: bool) -> tuple[Select, object]:
 
 
 def top(query: Query, any_word: bool, page, ranked: int) -> tuple[list, int]:
-    """An unfiltered search's page ([(paper, score)]) and total (capped at `page.cap`)."""
+    """An unfiltered search's page ([(paper, score)]) and total (capped at `page.cap`). A window
+    that held under half the matches it was sized for (the statistics misjudged where they
+    are: say, words that meet only in old papers) is ranked again without a bound: at most
+    about as many matches as the query's estimate."""
+    how = window(query, any_word, ranked)
+    found, total = _ranked(query, any_word, page, ranked, how)
+    if how not in (_ALL, _WALK) and total < min(page.cap, ranked) // 2:
+        found, total = _ranked(query, any_word, page, ranked, _ALL)
+    return found, total
+
+
+def _ranked(query: Query, any_word: bool, page, ranked: int, how) -> tuple[list, int]:
     tsq = tsquery(query, any_word)
     vector = literal_column("papers.search_vector")
     score = func.ts_rank_cd(vector, tsq).label("score")
     matches = select(Paper.id, Paper.published, score).where(vector.op("@@")(tsq))
-    how = window(query, any_word, ranked)
     if how == _WALK:
         matches = matches.order_by(Paper.added.desc(), Paper.id.desc()).limit(ranked)
     elif how != _ALL:
@@ -70,39 +81,62 @@ def top(query: Query, any_word: bool, page, ranked: int) -> tuple[list, int]:
         .offset(start)
     ).all()
     if not rows:  # nothing, or a page past the end: the total alone
-        counted = select(func.count()).select_from(matches.limit(page.cap).subquery())
+        kept = matches if how == _WALK else matches.limit(page.cap)  # the walk's own limit
+        counted = select(func.count()).select_from(kept.subquery())
         return [], min(page.cap, db.session.scalar(counted) or 0)
-    papers = {
-        p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_([r[0] for r in rows])))
-    }
+    wanted = select(Paper).where(Paper.id.in_([r[0] for r in rows]))
+    papers = {p.id: p for p in db.session.scalars(wanted)}
     return [(papers[pid], round(float(s), 6)) for pid, s, _ in rows], min(page.cap, rows[0][2])
 
 
 def window(query: Query, any_word: bool, ranked: int):
     """_ALL, _WALK, or the `added` time from which to rank (see the module's docstring).
 
-    A query's matches are estimated per term (the planner's estimate of each word or phrase):
-    the least of them when all must match (an upper bound; the planner's own product assumes
-    the words independent, which "neural network" is not), their sum when any may."""
-    bounds = db.session.scalar(_ADDED_QUANTILES)
+    A query's matches are estimated from its words' (the planner's estimate of each): a phrase
+    or a query whose words must all match, at most its least frequent word's (the planner's
+    own estimate multiplies them as if independent, which "neural network" is not: 14,000 of
+    its 67,000); a query where any word may match, at most their sum."""
+    stats = db.session.execute(_ADDED_STATS).first()
     rows = float(db.session.scalar(_ROWS) or 0)
-    if not bounds or rows <= 0:
+    if stats is None or rows <= 0:
         return _WALK
-    terms = list(query.words) + [" <-> ".join(p) for p in query.phrases]
-    estimates = [e for e in map(_estimate, terms) if e is not None]
-    matches = min(rows, (sum(estimates) if any_word else min(estimates)) if estimates else 0)
+    parts = [[w] for w in query.words] + [list(p) for p in query.phrases]
+    bounds = [
+        b for b in ([e for e in map(_estimate, part) if e is not None] for part in parts) if b
+    ]
+    least = [min(b) for b in bounds]
+    matches = min(rows, (sum(least) if any_word else min(least)) if least else 0)
     if matches <= ranked:
         return _ALL
     if matches > WALK_SHARE * rows:
         return _WALK
-    step = int((1.0 - ranked / matches) * (len(bounds) - 1))  # bounds: equal shares, oldest first
-    return datetime.fromisoformat(bounds[step])
+    start = since(ranked / matches, *stats)
+    return _WALK if start is None else start
 
 
-def _estimate(term: str) -> float | None:
-    """The planner's estimate of the papers matching one term; None for a stop word."""
-    if not db.session.scalar(_LEXEMES, {"q": term}):
+def since(share: float, values, freqs, bounds, nulls) -> datetime | None:
+    """The latest `added` such that the papers added at or after it are at least `share` of
+    them, by the column's statistics: its most common values (each with its share; a batch of
+    an import shares one `added`) and the histogram of the others (equal shares between
+    bounds, each counted at its lower bound, so the window errs on the large side)."""
+    values, freqs, bounds = values or [], freqs or [], bounds or []
+    rest = max(0.0, 1.0 - float(nulls or 0) - sum(freqs))
+    points = [(datetime.fromisoformat(v), float(f)) for v, f in zip(values, freqs, strict=True)]
+    if len(bounds) > 1:
+        step = rest / (len(bounds) - 1)
+        points += [(datetime.fromisoformat(b), step) for b in bounds[:-1]]
+    held = 0.0
+    for when, mass in sorted(points, reverse=True):
+        held += mass
+        if held >= share:
+            return when
+    return None  # the whole table
+
+
+def _estimate(word: str) -> float | None:
+    """The planner's estimate of the papers matching one word; None for a stop word."""
+    if not db.session.scalar(_LEXEMES, {"q": word}):
         return None
-    plan = db.session.scalar(_ESTIMATE, {"q": term})
+    plan = db.session.scalar(_ESTIMATE, {"q": word})
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return float(plan[0]["Plan"]["Plan Rows"])

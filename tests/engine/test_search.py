@@ -154,13 +154,18 @@ def test_postgresql_bounds_a_common_query_by_the_tables_statistics(client, monke
     from sanity.engine import search as search_module
 
     best = make_record(title="Rare kernel, rare kernel", abstract="Rare kernel methods, rare.")
-    records, kernel = [best], [best.id]
+    records, kernel, together = [best], [best.id], []
     for i in range(2399):  # one in six is about kernels: a sixth of the papers match
         if i % 6 == 5:
             records.append(make_record(title=f"Study {i}", abstract=f"A kernel in part {i}."))
             kernel.append(records[-1].id)
-        else:
-            records.append(make_record(title=f"Other {i}", abstract=f"Unrelated topic {i}."))
+        else:  # alpha and beta as common as kernel, together only in five old papers
+            words = (
+                ["alpha beta" if i < 30 else "alpha", "beta"][i % 6 - 1] if i % 6 in (1, 2) else ""
+            )
+            records.append(make_record(title=f"Other {i}", abstract=f"Topic {i} {words}."))
+            if words == "alpha beta":
+                together.append(records[-1].id)
     records += [make_record(title=f"Rare find {i}", abstract="Rare.") for i in range(9)]
     upsert_papers(records)
     order = "SELECT id, row_number() OVER (ORDER BY id DESC) AS k FROM papers"  # newest: k=1
@@ -176,6 +181,13 @@ def test_postgresql_bounds_a_common_query_by_the_tables_statistics(client, monke
     assert 20 <= body["total"] <= 100 and len(got) == body["total"]
     assert set(got) <= set(kernel[-100:]) and best.id not in got  # the most recent only
     assert search_ids(client, "rare")[0] == best.id  # 10 matches: every one ranked, the oldest
+    # Estimated like kernel, but the window holds none of the papers with both words: the
+    # matches are ranked again without a bound (never the any-word fallback)
+    assert len(together) == 5 and isinstance(
+        pgsearch.window(parse_query("alpha beta"), False, 40), datetime
+    )
+    body = client.get("/api/search?q=alpha+beta").get_json()
+    assert sorted(p["id"] for p in body["papers"]) == sorted(together) and body["total"] == 5
 
 
 def test_the_unfiltered_total_is_reused_until_a_paper_is_added(client, monkeypatch):
@@ -199,3 +211,16 @@ def test_the_unfiltered_total_is_reused_until_a_paper_is_added(client, monkeypat
     assert papers.papers_total() == 4
     monkeypatch.setattr(papers, "TOTAL_MAX_AGE", 0.0)  # an old count is recounted
     assert papers.papers_total() == 3
+
+
+def test_the_window_start_counts_an_import_batch_sharing_one_added_time():
+    """pg_stats leaves the most common `added` values (an import's batch shares one) out of
+    the histogram: the window's start weighs them with their own share."""
+    at = [f"2026-01-01 {h:02d}:00:00+00" for h in range(21)]
+    batch, share = [at[10]], [0.5]  # half the papers were imported in one batch at 10:00
+    bounds = at[0:21:2]  # the other half: ten buckets of 5% from 00:00 to 20:00
+    assert pgsearch.since(0.1, batch, share, bounds, 0.0) == datetime.fromisoformat(at[16])
+    assert pgsearch.since(0.3, batch, share, bounds, 0.0) == datetime.fromisoformat(at[10])
+    assert pgsearch.since(0.9, batch, share, bounds, 0.0) == datetime.fromisoformat(at[4])
+    assert pgsearch.since(1.5, batch, share, bounds, 0.0) is None  # more than there is
+    assert pgsearch.since(0.1, None, None, bounds, 0.0) == datetime.fromisoformat(at[18])
