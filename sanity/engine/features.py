@@ -39,7 +39,7 @@ class Params:
     min_df: float = 5
     max_df: float = 0.1
     max_ngrams: int = 1_000_000
-    chunk: int = 2500
+    chunk: int = 1500
     author_weight: float = 0.0  # 0: no author block (config AUTHOR_WEIGHT sets the default)
     author_min_df: int = 2
     author_max_features: int = 200_000
