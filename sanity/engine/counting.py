@@ -118,21 +118,19 @@ def document_frequencies(
         if names is not None:
             authors.append(doc.authors)
         if len(texts) >= params.chunk or len(authors) >= params.chunk:
-            workers.submit(first_pass, (texts, authors if names is not None else None), take)
+            workers.submit(first_pass, (texts, authors), take)
             texts, authors = [], []
     if texts or authors:
-        workers.submit(first_pass, (texts, authors if names is not None else None), take)
+        workers.submit(first_pass, (texts, authors), take)
     workers.drain()
     hashes, counts = counter.result()
     return n, hashes, counts
 
 
-def first_pass(texts: list[str], authors: list | None):
-    """(`frequencies` of `texts` or None, papers per author key of `authors` or None, the
-    number of author lists) of a chunk."""
+def first_pass(texts: list[str], authors: list):
+    """(`frequencies` of `texts` or None, papers per author key of `authors`, the number of
+    author lists) of a chunk; `authors` is empty when names are not counted."""
     counted = frequencies(texts) if texts else None
-    if authors is None:
-        return counted, None, 0
     return counted, Counter(k for paper in authors for k in paper_keys(paper)), len(authors)
 
 

@@ -30,7 +30,9 @@ _ALL, _WALK = "all", "walk"
 _ESTIMATE = text(
     "EXPLAIN (FORMAT JSON) SELECT 1 FROM papers WHERE search_vector @@ to_tsquery('english', :q)"
 )
-_LEXEMES = text("SELECT numnode(to_tsquery('english', :q))")
+_LEXEMES = text(
+    "SELECT w, numnode(to_tsquery('english', w)) FROM unnest(CAST(:words AS text[])) AS w"
+)
 _ADDED_STATS = text(
     "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[], "
     "null_frac FROM pg_stats WHERE schemaname = current_schema() AND tablename = 'papers' "
@@ -44,11 +46,17 @@ def tsquery(query: Query, any_word: bool):
     return func.to_tsquery("english", (" | " if any_word else " & ").join(parts))
 
 
-def matching(query: Query, any_word: bool) -> tuple[Select, object]:
-    """Every match, and its rank."""
+def _match(query: Query, any_word: bool):
+    """(the condition a match meets, its rank)."""
     tsq = tsquery(query, any_word)
     vector = literal_column("papers.search_vector")
-    return select(Paper).where(vector.op("@@")(tsq)), func.ts_rank_cd(vector, tsq)
+    return vector.op("@@")(tsq), func.ts_rank_cd(vector, tsq)
+
+
+def matching(query: Query, any_word: bool) -> tuple[Select, object]:
+    """Every match, and its rank."""
+    condition, score = _match(query, any_word)
+    return select(Paper).where(condition), score
 
 
 def top(query: Query, any_word: bool, page, ranked: int) -> tuple[list, int]:
@@ -64,10 +72,8 @@ def top(query: Query, any_word: bool, page, ranked: int) -> tuple[list, int]:
 
 
 def _ranked(query: Query, any_word: bool, page, ranked: int, how) -> tuple[list, int]:
-    tsq = tsquery(query, any_word)
-    vector = literal_column("papers.search_vector")
-    score = func.ts_rank_cd(vector, tsq).label("score")
-    matches = select(Paper.id, Paper.published, score).where(vector.op("@@")(tsq))
+    condition, score = _match(query, any_word)
+    matches = select(Paper.id, Paper.published, score.label("score")).where(condition)
     if how == _WALK:
         matches = matches.order_by(Paper.added.desc(), Paper.id.desc()).limit(ranked)
     elif how != _ALL:
@@ -101,10 +107,11 @@ def window(query: Query, any_word: bool, ranked: int):
     if stats is None or rows <= 0:
         return _WALK
     parts = [[w] for w in query.words] + [list(p) for p in query.phrases]
-    bounds = [
-        b for b in ([e for e in map(_estimate, part) if e is not None] for part in parts) if b
-    ]
-    least = [min(b) for b in bounds]
+    words = sorted({w for part in parts for w in part})
+    found = db.session.execute(_LEXEMES, {"words": words}).all()  # stop words have none
+    estimate = {w: _estimate(w) for w, lexemes in found if lexemes}
+    bounds = [[estimate[w] for w in part if w in estimate] for part in parts]
+    least = [min(b) for b in bounds if b]
     matches = min(rows, (sum(least) if any_word else min(least)) if least else 0)
     if matches <= ranked:
         return _ALL
@@ -133,10 +140,8 @@ def since(share: float, values, freqs, bounds, nulls) -> datetime | None:
     return None  # the whole table
 
 
-def _estimate(word: str) -> float | None:
-    """The planner's estimate of the papers matching one word; None for a stop word."""
-    if not db.session.scalar(_LEXEMES, {"q": word}):
-        return None
+def _estimate(word: str) -> float:
+    """The planner's estimate of the papers matching one word."""
     plan = db.session.scalar(_ESTIMATE, {"q": word})
     plan = json.loads(plan) if isinstance(plan, str) else plan
     return float(plan[0]["Plan"]["Plan Rows"])
