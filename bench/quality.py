@@ -26,8 +26,15 @@ and the `semantic` extra installed) the papers' title + abstract are embedded on
 `hybrid.svm` / `hybrid.similar` on words + authors + SEMANTIC_WEIGHT x embedding, as
 `sanity.engine.serving` calls them with the layer on, and the embedding alone.
 
-Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--skip-classic]
+The semantic rows can also vary the sampled negatives (`--semantic-negatives`), train on the
+embeddings' main directions only (`--semantic-ranks`), and leave out the engine's lighter
+weight of meaning for one author's papers (`--semantic-adapt no|both`). `--pool N --slice K`
+scores the K-th run of `--papers` papers of an N-paper sample, so that several small corpora
+share one embedding cache.
+
+Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--seed 5] [--skip-classic]
      [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
+     [--pool 30720 --slice 0]
 Prints numbers; asserts nothing.
 """
 
@@ -37,6 +44,7 @@ import argparse
 import random
 import time
 from collections import Counter, defaultdict
+from itertools import product
 
 import numpy as np
 from classic import classic_features, classic_svm_scores
@@ -257,8 +265,19 @@ def primary_masks(records: list[dict]):
     return mask
 
 
-def hybrid_method(name: str, X, E, weight: float, C: float, similar_args: dict) -> Method:
-    """The semantic layer's recommend and similar paths (words + authors + weight x E)."""
+def hybrid_method(
+    name: str,
+    X,
+    E,
+    weight: float,
+    C: float,
+    similar_args: dict,
+    adapt: bool = True,
+    sampled: int = SAMPLED,
+    basis=None,
+) -> Method:
+    """The semantic layer's recommend and similar paths (words + authors + weight x E); with
+    `adapt`, meaning weighs less for tagged papers of one author (as the engine does)."""
     n = X.shape[0]
     rows = np.arange(n)
     split = similar_args["split"]
@@ -267,7 +286,8 @@ def hybrid_method(name: str, X, E, weight: float, C: float, similar_args: dict) 
 
     def recommend(pos, neg):
         got = hybrid.svm(X, E, rows, weight, np.array(pos), np.array(neg, dtype=np.int64), k=K,
-                         C=C, n_sampled=SAMPLED, allowed=_without(n, pos + neg))  # fmt: skip
+                         C=C, n_sampled=sampled, allowed=_without(n, pos + neg),
+                         split=split if adapt else None, basis=basis)  # fmt: skip
         return got.rows
 
     def similar(seed):
@@ -300,12 +320,12 @@ def _without(n: int, rows: list[int]) -> np.ndarray:
 
 def print_row(name: str, got: dict[str, float]) -> None:
     cells = [f"{100 * got.get(k, float('nan')):6.1f}" for k in COLUMNS]
-    print(f"{name:30s}" + "".join(cells) + f"{got['ms']:8.1f}{got['sim ms']:8.1f}", flush=True)
+    print(f"{name:40s}" + "".join(cells) + f"{got['ms']:8.1f}{got['sim ms']:8.1f}", flush=True)
 
 
 def header() -> None:
     names = [*COLUMNS, "ms", "sim ms"]
-    print(f"{'method':30s}" + "".join(f"{n:>6s}" for n in names[:-2])
+    print(f"{'method':40s}" + "".join(f"{n:>6s}" for n in names[:-2])
           + "".join(f"{n:>8s}" for n in names[-2:]))  # fmt: skip
 
 
@@ -314,6 +334,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=50_000)
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=5, help="which sample and tasks")
+    parser.add_argument("--pool", type=int, help="sample this many papers, then use the "
+                        "--papers of them from the --slice-th on (smaller corpora that share "
+                        "one --semantic-cache of the pool)")  # fmt: skip
+    parser.add_argument("--slice", type=int, default=0)
     parser.add_argument("--C", type=float, nargs="+", default=[0.1, 0.3])
     parser.add_argument("--weights", type=float, nargs="+", default=[0.4, 0.5, 0.6, 0.75])
     parser.add_argument("--min-df", type=int, default=2)
@@ -325,6 +350,20 @@ def main() -> None:
     parser.add_argument("--semantic-weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
     parser.add_argument("--semantic-author-weight", type=float, default=0.6)
+    parser.add_argument("--semantic-negatives", type=int, nargs="+", default=[SAMPLED])
+    parser.add_argument(
+        "--semantic-ranks",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="train on the embeddings' main directions only (0: all)",
+    )
+    parser.add_argument(
+        "--semantic-adapt",
+        choices=["yes", "no", "both"],
+        default="both",
+        help="meaning weighs less for one author's papers (as the engine)",
+    )
     parser.add_argument(
         "--author-words",
         choices=["yes", "no", "both"],
@@ -332,8 +371,10 @@ def main() -> None:
         help="author names also in the words' text (as today)",
     )
     args = parser.parse_args()
-    rng = random.Random(5)
-    records = load_records(args.papers, seed=5)
+    rng = random.Random(args.seed)
+    pool = load_records(args.pool or args.papers, seed=args.seed)
+    part = slice(args.slice * args.papers, (args.slice + 1) * args.papers)
+    records = pool[part]
     texts = [
         features.paper_text(r["title"], r["abstract"], r.get("authors") or []) for r in records
     ]
@@ -392,18 +433,25 @@ def main() -> None:
     if args.semantic:
         from semantic_cache import embed_records  # optional: needs the `semantic` extra
 
-        E = embed_records(args.semantic, records, args.semantic_cache)
+        E = embed_records(args.semantic, pool, args.semantic_cache)[part]
         X = combine(words.X, block, args.semantic_author_weight)
         similar_args = {"split": len(words.vocabulary), "author": args.similar_authors[0],
                         "category": args.similar_categories[0], "primary": primary}  # fmt: skip
         alone = {**similar_args, "split": 0, "author": 0.0, "category": 0.0}
         only = hybrid_method("meaning only", words.X[:, :0], E, 1.0, 0.1, alone)
         print_row("embedding alone", only.run(tasks, sims))
+        adapting = {"yes": [True], "no": [False], "both": [False, True]}[args.semantic_adapt]
+        bases = {r: hybrid.main_directions(E, r) for r in args.semantic_ranks if r}
         for sw in args.semantic_weights:
             for C in args.C:
-                method = hybrid_method("hybrid", X, E, sw, C, similar_args)
-                got = method.run(tasks, sims)
-                print_row(f"semantic sw={sw:g} a={args.semantic_author_weight:g} C={C}", got)
+                for sampled, adapt, rank in product(args.semantic_negatives, adapting,
+                                                    args.semantic_ranks):  # fmt: skip
+                    basis = bases.get(rank)
+                    method = hybrid_method("hybrid", X, E, sw, C, similar_args, adapt,
+                                           sampled, basis)  # fmt: skip
+                    got = method.run(tasks, sims)
+                    name = f"semantic w={sw:g} C={C} n={sampled}" + (f" r={rank}" if rank else "")
+                    print_row(name + (" adapt" if adapt else ""), got)
 
 
 if __name__ == "__main__":

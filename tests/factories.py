@@ -85,8 +85,11 @@ TOPICS = {
 }
 
 
-def topical_papers(per_topic: int = 8, start: datetime = BASE_TIME) -> dict[str, list[str]]:
-    """Insert papers on three distinct topics; return the ids per topic."""
+def topical_papers(
+    per_topic: int = 8, start: datetime = BASE_TIME, own_authors: bool = False
+) -> dict[str, list[str]]:
+    """Insert papers on three distinct topics; return the ids per topic. Every paper has the
+    same two authors, or with `own_authors` one of its own ("Author n")."""
     out: dict[str, list[str]] = {t: [] for t in TOPICS}
     n = 0
     for i in range(per_topic):
@@ -100,6 +103,7 @@ def topical_papers(per_topic: int = 8, start: datetime = BASE_TIME) -> dict[str,
                 abstract=abstract,
                 when=start + timedelta(hours=n),
                 categories=["cs.RO"] if topic == "robots" else ["cs.LG"],
+                **({"authors": [f"Author {n}"]} if own_authors else {}),
             )
             out[topic].append(record.id)
     return out

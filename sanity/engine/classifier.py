@@ -16,7 +16,10 @@ from sanity.engine.ranking import Ranking, allowed_matvec, cosine, empty, explai
 
 
 def fit_svm(X_train, y, C: float) -> LinearSVC:
-    model = LinearSVC(C=C, class_weight="balanced", tol=1e-4, max_iter=2000, dual="auto")
+    """A fitted class-balanced LinearSVC; seeded, so that the same tags rank the same."""
+    model = LinearSVC(
+        C=C, class_weight="balanced", tol=1e-4, max_iter=2000, dual="auto", random_state=0
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X_train, y)

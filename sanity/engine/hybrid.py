@@ -4,7 +4,11 @@ Pure like `ranking`: arrays in, a Ranking out. The embeddings (`E`, float32 or f
 l2-normalised, memory-mapped) have their own rows; `rows[i]` is the embedding row of feature
 row i, or -1 for a paper not embedded yet, which then ranks by its words alone. The embedding
 is appended to a paper's TF-IDF + author row as `weight` x E: an SVM learns from both, a
-similarity adds `weight` x (cosine of meaning) to the cosine of words."""
+similarity adds `weight` x (cosine of meaning) to the cosine of words.
+
+Recommendations lower the weight of meaning when the tagged papers are one person's work
+(`author_share`): an interest in a person is carried by the author columns, which the dense
+block would otherwise outweigh, while an interest in a topic gains from meaning."""
 
 from __future__ import annotations
 
@@ -54,6 +58,21 @@ def _as_csr(dense: np.ndarray) -> sp.csr_matrix:
     return sp.csr_matrix((dense.ravel(), indices, indptr), shape=(n, d))
 
 
+def author_share(X: sp.csr_matrix, split: int | None, positives: np.ndarray) -> float:
+    """How much `positives` are one author's papers: (those by their most common author - 1)
+    / (positives - 1), from the author columns (from `split` on); 0 with one positive (nothing
+    to tell from) or no author columns. 3 papers of one author: 1; 10 papers of a topic of
+    which two share an author: 1/9."""
+    if split is None or split >= X.shape[1] or len(positives) < 2:
+        return 0.0
+    block = X[positives][:, split:].tocsr()
+    block.sum_duplicates()
+    if not block.nnz:
+        return 0.0
+    most = int(np.bincount(block.indices).max())
+    return (most - 1) / (len(positives) - 1)
+
+
 def svm(
     X: sp.csr_matrix,
     E: np.ndarray,
@@ -69,27 +88,50 @@ def svm(
     vocabulary: list[str] | None = None,
     n_words: int = 10,
     seed: int = 0,
+    split: int | None = None,
+    basis: np.ndarray | None = None,
 ) -> ranking.Ranking:
-    """`classifier.svm` on [words + authors | weight x meaning]: the same training rows, the
-    embedding columns appended; scoring one sparse and one dense mat-vec."""
+    """`classifier.svm` on [words + authors | w x meaning]: the same training rows, the
+    embedding columns appended; scoring one sparse and one dense mat-vec. With `split` (where
+    the author columns begin) w is `weight` x (1 - `author_share` of the positives)."""
     n = X.shape[0]
     pos, neg = classifier.training_rows(n, positives, negatives, n_sampled, seed)
     if len(pos) == 0:
         return ranking.empty()
+    weight *= 1.0 - author_share(X, split, pos)
+    if weight <= 0:  # meaning left out: the words' ranker, without 384 columns of zeros
+        return classifier.svm(X, pos, negatives, k=k, C=C, n_sampled=n_sampled, allowed=allowed,
+                              vocabulary=vocabulary, n_words=n_words, seed=seed)  # fmt: skip
     if len(neg) == 0:
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
-    dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
+    dense = dense_rows(E, rows[train_rows])
+    if basis is not None:  # trained in the embeddings' main directions only
+        dense = dense @ basis
+    dense *= np.float32(weight)
     train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     model = classifier.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
+    if basis is not None:
+        meaning = basis @ meaning
     scores = ranking.matvec(X, words) + weight * meaning_scores(E, rows, meaning)
     scores += np.float32(model.intercept_[0])
     ranked = ranking.top_k(scores, k, allowed)
     ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None
     return ranked
+
+
+def main_directions(E: np.ndarray, rank: int, sample: int = 20_000, seed: int = 0):
+    """An orthonormal basis (dim x `rank`, float32) of the `rank` directions along which a
+    sample of the embeddings varies most (principal components)."""
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(len(E), size=min(sample, len(E)), replace=False))
+    S = np.asarray(E[picked], dtype=np.float32)
+    S -= S.mean(axis=0)
+    _, _, vt = np.linalg.svd(S, full_matrices=False)
+    return np.ascontiguousarray(vt[:rank].T)
 
 
 def similar(

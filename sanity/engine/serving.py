@@ -242,6 +242,7 @@ def recommend(
             f.X, e.for_scoring, aligned_rows(f, e), float(cfg["SEMANTIC_WEIGHT"]),
             np.array(pos), np.array(neg), k=limit, C=C, n_sampled=int(cfg["SVM_NEGATIVES"]),
             allowed=allowed_rows(f, filters, exclude), vocabulary=f.terms,
+            split=len(f.vocabulary),
         )  # fmt: skip
         _cache.put(key, ranked)
     if ranked is None:

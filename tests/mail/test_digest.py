@@ -132,8 +132,12 @@ def test_papers_already_sent_or_tagged_are_skipped(app, runner, smtp, topics):
     assert len(first) == 3
     remaining = [p for p in topics["graphs"][2:] if p not in first]
     tag(bob, "graphs", remaining[0])  # tagged after the first digest
-    make_paper(title="Unrelated", abstract="Unrelated words about nothing.",
-               when=BASE_TIME + timedelta(hours=25))  # fmt: skip - after the topics
+    # added after the topics
+    make_paper(
+        title="Unrelated",
+        abstract="Unrelated words about nothing.",
+        when=BASE_TIME + timedelta(hours=25),
+    )
     jobs.full_build()
     assert run_cli(runner).exit_code == 0
     second = set(paper_ids_in(smtp.received[1].text))

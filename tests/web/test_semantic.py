@@ -10,7 +10,7 @@ import pytest
 from config import TestingConfig
 from sanity import create_app
 from sanity.engine import embeddings, jobs
-from tests.factories import topical_papers
+from tests.factories import make_paper, topical_papers
 from tests.semantic_model import write_model
 
 
@@ -20,7 +20,7 @@ def ids_of(body) -> list[str]:
 
 @pytest.fixture
 def topics(app):
-    found = topical_papers(6)
+    found = topical_papers(6, own_authors=True)
     jobs.full_build()
     return found
 
@@ -86,6 +86,24 @@ def test_hybrid_ranking_changes_results_only_when_on(app, client, topics, tmp_pa
     assert text["total"] > 0
     app.config["SEMANTIC_MODEL"] = ""
     assert client.get(url).get_json() == before
+
+
+def test_one_authors_papers_are_recommended_by_their_words_and_author(app, client, tmp_path):
+    """Tags on three papers of one author (on three topics) learn the person, not a mix of
+    their topics' meaning: with the layer on, however heavy meaning weighs, the ranking is
+    the words-and-authors one; tags on papers of several authors do use meaning."""
+    topics = topical_papers(6, own_authors=True)
+    hers = [make_paper(title=f"{t.title()} work {i}", abstract=f"A study of {t} ideas {i}.",
+                       authors=["Grace Hopper"]).id
+            for t in ("graphs", "robots", "proteins") for i in range(2)]  # fmt: skip
+    jobs.full_build()
+    one_author = f"/api/recommend?ids={','.join(hers[::2])}&limit=10"
+    several = f"/api/recommend?ids={','.join(topics['graphs'][:3])}&limit=10"
+    before = [client.get(url).get_json() for url in (one_author, several)]
+    assert set(hers[1::2]) <= set(ids_of(before[0]))  # the author columns found her others
+    turn_on(app, write_model(tmp_path / "model"), weight=20.0)
+    assert client.get(one_author).get_json() == before[0]
+    assert client.get(several).get_json()["papers"] != before[1]["papers"]
 
 
 def test_the_paper_page_says_when_meaning_made_a_paper_similar(app, client, topics, tmp_path):
