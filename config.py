@@ -102,11 +102,13 @@ class Config:
     SVM_NEGATIVES: int = 3000  # tuned with bench/quality.py
     # The opt-in semantic layer: a sentence-transformers model directory ("" = off), how much
     # the embeddings weigh beside the words in recommendations and similar papers (chosen with
-    # bench/quality.py --semantic on 30,720 real papers: the most meaning that keeps the author
-    # task above 85% and similar papers' same-author hits near the words-only ones), and the
-    # BLAS threads of an embedding run.
+    # bench/quality.py --semantic on 22,000 real papers, three task draws, and ten corpora of
+    # 2,200: 0.5-0.75 find the most of a category at 22,000, higher weights do better on small
+    # corpora and lose topic phrases on large ones; tags of one author's papers train without
+    # meaning, so the author task is as without the layer; similar papers keep their
+    # same-author hits near the words-only ones), and the BLAS threads of an embedding run.
     SEMANTIC_MODEL: str = ""
-    SEMANTIC_WEIGHT: float = 0.2
+    SEMANTIC_WEIGHT: float = 0.75
     SEMANTIC_SIMILAR_WEIGHT: float = 0.05
     SEMANTIC_THREADS: int = 1
     SEARCH_MAX_QUERY_LENGTH: int = 1000

@@ -26,13 +26,14 @@ and the `semantic` extra installed) the papers' title + abstract are embedded on
 `hybrid.svm` / `hybrid.similar` on words + authors + SEMANTIC_WEIGHT x embedding, as
 `sanity.engine.serving` calls them with the layer on, and the embedding alone.
 
-The semantic rows can also vary the sampled negatives (`--semantic-negatives`), train on the
-embeddings' main directions only (`--semantic-ranks`), and leave out the engine's lighter
-weight of meaning for one author's papers (`--semantic-adapt no|both`). `--pool N --slice K`
-scores the K-th run of `--papers` papers of an N-paper sample, so that several small corpora
-share one embedding cache.
+The semantic rows can also vary the sampled negatives (`--semantic-negatives`) and leave
+out the engine's lighter weight of meaning for one author's papers (`--semantic-adapt
+no|both`); their similar columns use `--semantic-similar-weights` (SEMANTIC_SIMILAR_WEIGHT).
+`--pool N --slice K` scores the K-th run of `--papers` papers of an N-paper sample, so that
+several small corpora share one embedding cache.
 
-Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--seed 5] [--skip-classic]
+Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--seed 5] [--task-seed 6]
+     [--skip-classic]
      [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
      [--pool 30720 --slice 0]
 Prints numbers; asserts nothing.
@@ -274,7 +275,7 @@ def hybrid_method(
     similar_args: dict,
     adapt: bool = True,
     sampled: int = SAMPLED,
-    basis=None,
+    similar_weight: float | None = None,
 ) -> Method:
     """The semantic layer's recommend and similar paths (words + authors + weight x E); with
     `adapt`, meaning weighs less for tagged papers of one author (as the engine does)."""
@@ -287,7 +288,7 @@ def hybrid_method(
     def recommend(pos, neg):
         got = hybrid.svm(X, E, rows, weight, np.array(pos), np.array(neg, dtype=np.int64), k=K,
                          C=C, n_sampled=sampled, allowed=_without(n, pos + neg),
-                         split=split if adapt else None, basis=basis)  # fmt: skip
+                         split=split if adapt else None)  # fmt: skip
         return got.rows
 
     def similar(seed):
@@ -296,7 +297,8 @@ def hybrid_method(
         scores = ranking.similar_scores(X, X[seed], split=split, author_norms=norms,
                                         author_weight=a["author"], bonus=bonus,
                                         bonus_weight=a["category"])  # fmt: skip
-        part = hybrid.meaning_part(E, rows, weight, E[seed])
+        sw = weight if similar_weight is None else similar_weight
+        part = hybrid.meaning_part(E, rows, sw, E[seed])
         total = part if scores is None else scores + part
         return ranking.top_k(total, K, _without(n, [seed])).rows
 
@@ -320,12 +322,12 @@ def _without(n: int, rows: list[int]) -> np.ndarray:
 
 def print_row(name: str, got: dict[str, float]) -> None:
     cells = [f"{100 * got.get(k, float('nan')):6.1f}" for k in COLUMNS]
-    print(f"{name:40s}" + "".join(cells) + f"{got['ms']:8.1f}{got['sim ms']:8.1f}", flush=True)
+    print(f"{name:46s}" + "".join(cells) + f"{got['ms']:8.1f}{got['sim ms']:8.1f}", flush=True)
 
 
 def header() -> None:
     names = [*COLUMNS, "ms", "sim ms"]
-    print(f"{'method':40s}" + "".join(f"{n:>6s}" for n in names[:-2])
+    print(f"{'method':46s}" + "".join(f"{n:>6s}" for n in names[:-2])
           + "".join(f"{n:>8s}" for n in names[-2:]))  # fmt: skip
 
 
@@ -335,6 +337,8 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=50_000)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--seed", type=int, default=5, help="which sample and tasks")
+    parser.add_argument("--task-seed", type=int, help="other tasks on the same sample "
+                        "(default: --seed)")  # fmt: skip
     parser.add_argument("--pool", type=int, help="sample this many papers, then use the "
                         "--papers of them from the --slice-th on (smaller corpora that share "
                         "one --semantic-cache of the pool)")  # fmt: skip
@@ -350,14 +354,8 @@ def main() -> None:
     parser.add_argument("--semantic-weights", type=float, nargs="+", default=[0.5, 1.0, 2.0])
     parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
     parser.add_argument("--semantic-author-weight", type=float, default=0.6)
+    parser.add_argument("--semantic-similar-weights", type=float, nargs="+", default=[0.05])
     parser.add_argument("--semantic-negatives", type=int, nargs="+", default=[SAMPLED])
-    parser.add_argument(
-        "--semantic-ranks",
-        type=int,
-        nargs="+",
-        default=[0],
-        help="train on the embeddings' main directions only (0: all)",
-    )
     parser.add_argument(
         "--semantic-adapt",
         choices=["yes", "no", "both"],
@@ -371,7 +369,7 @@ def main() -> None:
         help="author names also in the words' text (as today)",
     )
     args = parser.parse_args()
-    rng = random.Random(args.seed)
+    rng = random.Random(args.seed if args.task_seed is None else args.task_seed)
     pool = load_records(args.pool or args.papers, seed=args.seed)
     part = slice(args.slice * args.papers, (args.slice + 1) * args.papers)
     records = pool[part]
@@ -441,16 +439,14 @@ def main() -> None:
         only = hybrid_method("meaning only", words.X[:, :0], E, 1.0, 0.1, alone)
         print_row("embedding alone", only.run(tasks, sims))
         adapting = {"yes": [True], "no": [False], "both": [False, True]}[args.semantic_adapt]
-        bases = {r: hybrid.main_directions(E, r) for r in args.semantic_ranks if r}
         for sw in args.semantic_weights:
             for C in args.C:
-                for sampled, adapt, rank in product(args.semantic_negatives, adapting,
-                                                    args.semantic_ranks):  # fmt: skip
-                    basis = bases.get(rank)
-                    method = hybrid_method("hybrid", X, E, sw, C, similar_args, adapt,
-                                           sampled, basis)  # fmt: skip
+                for sampled, adapt, ssw in product(args.semantic_negatives, adapting,
+                                                   args.semantic_similar_weights):  # fmt: skip
+                    method = hybrid_method("hybrid", X, E, sw, C, similar_args, adapt, sampled,
+                                           ssw)  # fmt: skip
                     got = method.run(tasks, sims)
-                    name = f"semantic w={sw:g} C={C} n={sampled}" + (f" r={rank}" if rank else "")
+                    name = f"semantic w={sw:g} C={C} n={sampled} ssw={ssw:g}"
                     print_row(name + (" adapt" if adapt else ""), got)
 
 

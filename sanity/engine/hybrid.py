@@ -89,7 +89,6 @@ def svm(
     n_words: int = 10,
     seed: int = 0,
     split: int | None = None,
-    basis: np.ndarray | None = None,
 ) -> ranking.Ranking:
     """`classifier.svm` on [words + authors | w x meaning]: the same training rows, the
     embedding columns appended; scoring one sparse and one dense mat-vec. With `split` (where
@@ -105,33 +104,17 @@ def svm(
     if len(neg) == 0:
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
-    dense = dense_rows(E, rows[train_rows])
-    if basis is not None:  # trained in the embeddings' main directions only
-        dense = dense @ basis
-    dense *= np.float32(weight)
+    dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
     train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     model = classifier.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
-    if basis is not None:
-        meaning = basis @ meaning
     scores = ranking.matvec(X, words) + weight * meaning_scores(E, rows, meaning)
     scores += np.float32(model.intercept_[0])
     ranked = ranking.top_k(scores, k, allowed)
     ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None
     return ranked
-
-
-def main_directions(E: np.ndarray, rank: int, sample: int = 20_000, seed: int = 0):
-    """An orthonormal basis (dim x `rank`, float32) of the `rank` directions along which a
-    sample of the embeddings varies most (principal components)."""
-    rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(len(E), size=min(sample, len(E)), replace=False))
-    S = np.asarray(E[picked], dtype=np.float32)
-    S -= S.mean(axis=0)
-    _, _, vt = np.linalg.svd(S, full_matrices=False)
-    return np.ascontiguousarray(vt[:rank].T)
 
 
 def similar(
