@@ -68,7 +68,8 @@ def check_secret_key(app: Flask) -> None:
     """Refuse to serve with a missing or placeholder SECRET_KEY."""
     key = app.config.get("SECRET_KEY") or ""
     if len(key) < 16 or key in {"dev", "change-me", "testing-secret-key"}:
+        what = "is not set" if not key else "is too short or a placeholder (16+ random characters)"
         raise RuntimeError(
-            "SECRET_KEY is not set: set SANITY_SECRET_KEY or write a random key to "
+            f"SECRET_KEY {what}: set SANITY_SECRET_KEY or write a random key to "
             f"{Path(app.instance_path) / 'secret_key'} (`make run` does this)"
         )

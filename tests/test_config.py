@@ -55,6 +55,10 @@ def test_wsgi_app_refuses_to_start_without_a_secret_key(tmp_path, monkeypatch):
     monkeypatch.delenv("SANITY_SECRET_KEY", raising=False)
     with pytest.raises(RuntimeError, match="SECRET_KEY is not set"):
         create_app()
+    monkeypatch.setenv("SANITY_SECRET_KEY", "short")
+    with pytest.raises(RuntimeError, match="SECRET_KEY is too short"):
+        create_app()
+    monkeypatch.delenv("SANITY_SECRET_KEY")
     (tmp_path / "secret_key").write_text("k" * 64 + "\n")
     app = create_app()
     assert app.config["SECRET_KEY"] == "k" * 64
