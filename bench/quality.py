@@ -35,7 +35,7 @@ several small corpora share one embedding cache.
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--seed 5] [--task-seed 6]
      [--skip-classic]
      [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
-     [--pool 30720 --slice 0]
+     [--papers 2200 --pool 22000 --slice 0]
 Prints numbers; asserts nothing.
 """
 
@@ -372,6 +372,9 @@ def main() -> None:
     rng = random.Random(args.seed if args.task_seed is None else args.task_seed)
     pool = load_records(args.pool or args.papers, seed=args.seed)
     part = slice(args.slice * args.papers, (args.slice + 1) * args.papers)
+    if args.slice < 0 or part.stop > len(pool):
+        parser.error(f"--slice {args.slice} of --papers {args.papers} needs {part.stop:,} "
+                     f"papers; the pool has {len(pool):,}")  # fmt: skip
     records = pool[part]
     texts = [
         features.paper_text(r["title"], r["abstract"], r.get("authors") or []) for r in records

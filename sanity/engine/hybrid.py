@@ -62,11 +62,13 @@ def author_share(X: sp.csr_matrix, split: int | None, positives: np.ndarray) -> 
     """How much `positives` are one author's papers: (those by their most common author - 1)
     / (positives - 1), from the author columns (from `split` on); 0 with one positive (nothing
     to tell from) or no author columns. 3 papers of one author: 1; 10 papers of a topic of
-    which two share an author: 1/9."""
+    which two share an author: 1/9; 2 papers with a co-author in common: 1 (their words and
+    that name rank, not meaning)."""
     if split is None or split >= X.shape[1] or len(positives) < 2:
         return 0.0
     block = X[positives][:, split:].tocsr()
     block.sum_duplicates()
+    block.eliminate_zeros()
     if not block.nnz:
         return 0.0
     most = int(np.bincount(block.indices).max())

@@ -62,3 +62,17 @@ def test_a_topic_of_many_authors_keeps_the_full_weight_of_meaning():
     assert adapted.rows.tolist() == fixed.rows.tolist()
     np.testing.assert_allclose(adapted.scores, fixed.scores, rtol=1e-6)
     assert all(r // AUTHORS % DIM == 2 for r in adapted.rows)  # meaning found the topic
+
+
+def test_a_partly_one_authors_tags_weigh_meaning_in_proportion():
+    """Four tagged papers, two of them one author's: share 1/3, so weight 3 trains and scores
+    exactly as weight 2 without the adaptation (not all or nothing)."""
+    X, E, rows = corpus(2)
+    pos = np.array([3, 43, 5, 6])
+    assert hybrid.author_share(X, WORDS, pos) == 1 / 3
+    adapted = hybrid.svm(X, E, rows, 3.0, pos, k=30, split=WORDS)
+    two = hybrid.svm(X, E, rows, 2.0, pos, k=30)
+    full = hybrid.svm(X, E, rows, 3.0, pos, k=30)
+    assert adapted.rows.tolist() == two.rows.tolist()
+    np.testing.assert_allclose(adapted.scores, two.scores, rtol=1e-5)
+    assert not np.allclose(adapted.scores, full.scores, rtol=1e-3)
