@@ -25,10 +25,8 @@ def run_embeddings(echo=click.echo) -> None:
 
     try:
         echo(embeddings.embed_missing(report).summary())
-    except embeddings.SemanticOff as exc:
-        raise InputError(str(exc)) from None
-    except embeddings.ModelProblem as exc:
-        raise click.ClickException(str(exc)) from None
+    except (embeddings.SemanticOff, embeddings.ModelProblem) as exc:
+        raise InputError(str(exc)) from None  # the setting (or its directory) is the problem
 
 
 @click.command("embed")

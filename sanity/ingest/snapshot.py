@@ -80,7 +80,8 @@ def _snapshot_categories(obj: dict, pid: str) -> list[str]:
 
 
 def _snapshot_versions(obj: dict, pid: str) -> tuple[int | None, datetime, datetime]:
-    """(highest version number or None, v1 date, latest version date); update_date if none."""
+    """(highest version number or None, v1 date, latest version date); without versions, the
+    earliest and latest of update_date, published and updated."""
     versions = obj.get("versions") if isinstance(obj.get("versions"), list) else []
     numbers, dates = [], []
     for entry in versions:
@@ -91,11 +92,11 @@ def _snapshot_versions(obj: dict, pid: str) -> tuple[int | None, datetime, datet
             created = _snapshot_date(entry.get("created"))
             if created:
                 dates.append(created)
-    if not dates:
-        fallback = _snapshot_date(obj.get("update_date"))
-        if fallback is None:
-            raise SnapshotLineError(f"{pid}: no versions and no update_date")
-        dates = [fallback]
+    if not dates:  # other exports (the arXiv API's fields): published / updated
+        found = (_snapshot_date(obj.get(key)) for key in ("update_date", "published", "updated"))
+        dates = [d for d in found if d is not None]
+        if not dates:
+            raise SnapshotLineError(f"{pid}: no versions, update_date or published date")
     version = max(numbers) if numbers else None
     if version is not None and version > MAX_VERSION:
         raise SnapshotLineError(f"{pid}: version number {version} out of range")

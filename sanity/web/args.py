@@ -151,7 +151,10 @@ class SearchPath(Schema):
 class SimilarText(BodySchema):
     text = Text(
         required=True,
-        validate=validate.Length(1, MAX_TEXT, error=f"is too long (at most {MAX_TEXT} characters)"),
+        validate=[
+            validate.Length(min=1, error="is required"),
+            validate.Length(max=MAX_TEXT, error=f"is too long (at most {MAX_TEXT} characters)"),
+        ],
         error_messages={"required": "is required"},
         metadata={"description": "an abstract or any text"},
     )

@@ -112,7 +112,7 @@ def test_the_embed_and_compute_commands(app, runner, tmp_path, monkeypatch):
     broken.mkdir()
     app.config["SEMANTIC_MODEL"] = str(broken)
     bad = runner.invoke(args=["embed"])
-    assert bad.exit_code == 1 and "config.json" in bad.output
+    assert bad.exit_code == 2 and "config.json" in bad.output  # a bad setting: exit 2
 
 
 def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):

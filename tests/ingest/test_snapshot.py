@@ -244,6 +244,21 @@ def test_newer_version_replaces_paper_in_place(runner, tmp_path, clock):
     assert rows()[0]["title"] == "Better title"  # an older version never downgrades
 
 
+def test_records_with_api_style_dates_and_lists_import(runner, tmp_path):
+    """Exports that carry the arXiv API's fields (published / updated, author and category
+    lists) instead of versions and update_date import with those dates."""
+    record = line(versions=[], update_date=None, published="2024-03-15T17:59:59Z",
+                  updated="2024-05-01", authors=["Ada Lovelace", "Alan Turing"],
+                  categories=["cs.RO", "cs.LG"])  # fmt: skip
+    result = run_import(runner, write(tmp_path, record))
+    assert result.exit_code == 0 and "1 new" in result.stdout, result.output
+    [row] = rows()
+    assert as_utc(row["published"]) == utc(2024, 3, 15, 17, 59, 59)
+    assert as_utc(row["updated"]) == utc(2024, 5, 1)
+    assert row["authors"] == ["Ada Lovelace", "Alan Turing"]
+    assert (row["primary_category"], row["categories"]) == ("cs.RO", "cs.RO cs.LG")
+
+
 @pytest.mark.parametrize("batch_size", [1, 1000])
 def test_versions_within_one_file_keep_the_latest(app, batch_size):
     """v2 then v1 then v3 of one paper in a single file leaves one row at v3."""
@@ -270,7 +285,7 @@ BAD_LINES: list[tuple[str | bytes, str]] = [
     (line("2603.00005").encode().replace(b"Paper", b"Caf\xe9"), "invalid UTF-8"),
     (
         line("2603.00006", versions=[], update_date=None),
-        "2603.00006: no versions and no update_date",
+        "2603.00006: no versions, update_date or published date",
     ),
     ("[" * 100_000, "invalid JSON (nested too deeply)"),
     # Wrong types and values no database would store as given: reported, never a crash.
@@ -278,7 +293,7 @@ BAD_LINES: list[tuple[str | bytes, str]] = [
     (line("2603.00011", comments=["x"]), "2603.00011: comments is not a string"),
     (
         line("2603.00012", versions=[{"version": "v1", "created": 5}], update_date=7),
-        "2603.00012: no versions and no update_date",
+        "2603.00012: no versions, update_date or published date",
     ),
     (line("2603.00013", categories=["cs.LG", 3]), "2603.00013: categories is not a string"),
     (

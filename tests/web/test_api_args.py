@@ -151,3 +151,13 @@ def test_pages_refuse_what_the_api_refuses(client, url, name):
     client.put(f"/api/tags/t/papers/{make_paper().id}", headers={"X-CSRFToken": token})
     response = client.get(url)
     assert response.status_code == 400 and name in text(response)
+
+
+def test_pasted_text_for_similar_papers_says_what_is_wrong_with_it(client):
+    """An empty, blank or missing text is "required"; only a long one is "too long"."""
+    for body in ({"text": ""}, {"text": "  \n "}, {}):
+        response = client.post("/api/similar", json=body)
+        assert response.status_code == 400, body
+        assert "is required" in text(response) and "too long" not in text(response), body
+    response = client.post("/api/similar", json={"text": "x " * 10_001})
+    assert response.status_code == 400 and "too long" in text(response)
