@@ -160,7 +160,10 @@ def _hybrid_similar(f, e, scores, meaning, limit: int, allowed) -> Result:
     part = hybrid.meaning_part(e.for_scoring, aligned_rows(f, e), weight, meaning)
     total = part if scores is None else scores + part
     ranked = ranking.top_k(total, limit, allowed)
-    by_meaning = {f.ids[r] for r in ranked.rows if part[r] > total[r] - part[r]}
+    # "similar in meaning, not in words": listed only because of meaning (the words alone
+    # would have ranked it below the list)
+    by_words = set() if scores is None else set(ranking.top_k(scores, limit, allowed).rows.tolist())
+    by_meaning = {f.ids[r] for r in ranked.rows.tolist() if r not in by_words}
     return Result(_papers(f, ranked), meaning=frozenset(by_meaning))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -106,12 +107,23 @@ def test_one_authors_papers_are_recommended_by_their_words_and_author(app, clien
     assert client.get(several).get_json()["papers"] != before[1]["papers"]
 
 
+def similar_on_page(page: str) -> dict[str, bool]:
+    """The paper page's similar papers: id -> marked "similar in meaning"."""
+    listed = page.split("Similar papers", 1)[1].split("</ol>", 1)[0]
+    items = re.findall(r'<li.*?href="/paper/([^"]+)"(.*?)</li>', listed, flags=re.S)
+    return {pid: "similar in meaning, not in words" in rest for pid, rest in items}
+
+
 def test_the_paper_page_says_when_meaning_made_a_paper_similar(app, client, topics, tmp_path):
-    """With meaning weighing far more than words, the similar papers are marked as similar
-    in meaning."""
+    """With meaning weighing far more than words, the papers that the words alone would not
+    have listed are marked as similar in meaning, and only those."""
+    url = f"/paper/{topics['graphs'][0]}"
+    by_words = similar_on_page(client.get(url).get_data(as_text=True))
+    assert by_words and not any(by_words.values())
     turn_on(app, write_model(tmp_path / "model"), weight=20.0)
-    page = client.get(f"/paper/{topics['graphs'][0]}").get_data(as_text=True)
-    assert "similar in meaning, not in words" in page
+    both = similar_on_page(client.get(url).get_data(as_text=True))
+    marked = {pid for pid, m in both.items() if m}
+    assert marked and marked == set(both) - set(by_words)
 
 
 def _modes(app) -> list[str]:
