@@ -42,7 +42,8 @@ def _sqlite_select(query: Query, any_word: bool, floor: int = 0) -> tuple[Select
     return base, score
 
 
-def _is_category(token: str) -> bool:
+def is_category(token: str) -> bool:
+    """Some paper has `token` as its primary category."""
     found = select(Paper.id).where(Paper.primary_category == token).limit(1)
     return db.session.scalar(found) is not None
 
@@ -72,7 +73,7 @@ def search(
         first = None
     categories, phrases = [], list(query.phrases)
     for token in query.maybe_categories:
-        if _is_category(token):  # cs.LG in the query filters by category
+        if is_category(token):  # cs.LG in the query filters by category
             categories.append(token)
         else:
             phrases.append(WORD.findall(token.lower()))

@@ -98,6 +98,8 @@ def _by_meaning(q: str, page: int, per_page: int, days, category) -> dict:
     cap = int(current_app.config["SEARCH_TOTAL_CAP"])
     try:
         results, total = engine.search_by_meaning(q, filters, page, per_page, cap)
+    except QueryError as exc:
+        abort(400, str(exc))
     except embeddings.ModelProblem as exc:
         log.error("semantic search: %s", exc)
         abort(503, "the semantic model cannot be loaded: see the server log")

@@ -266,6 +266,8 @@ def list_semantic(out: Listing, filters: Filters) -> Page | None:
     cap = int(cfg["SEARCH_TOTAL_CAP"])
     try:
         results, total = engine.search_by_meaning(args.q, filters, args.page, per_page(), cap)
+    except QueryError as exc:
+        abort(400, str(exc))
     except embeddings.ModelProblem:
         abort(503, "the semantic model cannot be loaded: see the server log")
     return Page(results, args.page, per_page(), total, capped=total >= cap)

@@ -71,6 +71,30 @@ def test_search_by_meaning_when_on(app, client, topics, tmp_path):
     assert "Papers by meaning" in page and best in page
 
 
+def test_search_by_meaning_reads_category_codes_and_ids_as_a_search_by_words_does(
+    app, client, topics, tmp_path
+):
+    """A category code in the sentence filters by it (and is not embedded); an arXiv id alone
+    ranks by that paper's meaning, the paper first; a sentence of category codes only is a
+    400 that says why."""
+    turn_on(app, write_model(tmp_path / "model"))
+    model, stored = embeddings.runtime(), embeddings.current()
+
+    def nearest(vector, among):
+        return sorted(among, key=lambda pid: -float(stored.vectors[stored.index[pid]] @ vector))
+
+    robots = client.get("/api/search?q=graph+learning+cs.RO&mode=semantic").get_json()
+    assert ids_of(robots) == nearest(model.encode(["graph learning"])[0], topics["robots"])
+    seed = topics["diffusion"][2]
+    same = client.get(f"/api/search?q=arXiv:{seed}v1&mode=semantic&per_page=30").get_json()
+    everyone = [pid for t in topics.values() for pid in t]
+    assert ids_of(same) == nearest(stored.vectors[stored.index[seed]], everyone)
+    assert ids_of(same)[0] == seed
+    only = client.get("/api/search?q=cs.RO&mode=semantic")
+    assert only.status_code == 400 and "besides category codes" in only.get_json()["error"]
+    assert client.get("/?q=cs.RO&rank=semantic").status_code == 400
+
+
 def test_hybrid_ranking_changes_results_only_when_on(app, client, topics, tmp_path):
     """With a strong embedding weight recommendations and similar papers change; the words
     alone rank exactly as before when the layer is off."""
