@@ -34,11 +34,6 @@ class Query:
         return not self.words and not self.phrases
 
 
-def looks_like_category(token: str) -> bool:
-    """A token shaped like an arXiv category code (cs.LG, astro-ph.GA, math-ph.MP)."""
-    return bool(_CATEGORY.match(token))
-
-
 def parse_query(raw: str, max_length: int = 1000) -> Query:
     """Split user input into safe words and phrases; detect an arXiv id."""
     q = (raw or "").strip()
@@ -59,7 +54,7 @@ def parse_query(raw: str, max_length: int = 1000) -> Query:
             query.words.append(tokens[0])
     rest = _PHRASE.sub(" ", q)
     for token in rest.split():
-        if looks_like_category(token):
+        if _CATEGORY.match(token):
             query.maybe_categories.append(token)
             continue
         parts = WORD.findall(token.lower())

@@ -42,10 +42,15 @@ def _sqlite_select(query: Query, any_word: bool, floor: int = 0) -> tuple[Select
     return base, score
 
 
-def is_category(token: str) -> bool:
-    """Some paper has `token` as its primary category."""
+def _is_category(token: str) -> bool:
     found = select(Paper.id).where(Paper.primary_category == token).limit(1)
     return db.session.scalar(found) is not None
+
+
+def query_categories(query: Query) -> list[str]:
+    """The query's tokens that are categories of this instance's papers (cs.LG in a query
+    filters by category; other dotted tokens are words)."""
+    return [token for token in query.maybe_categories if _is_category(token)]
 
 
 @dataclass(frozen=True)
@@ -71,12 +76,10 @@ def search(
     first = db.session.get(Paper, query.paper_id) if query.paper_id else None
     if first is not None and first.id in filters.exclude:
         first = None
-    categories, phrases = [], list(query.phrases)
-    for token in query.maybe_categories:
-        if is_category(token):  # cs.LG in the query filters by category
-            categories.append(token)
-        else:
-            phrases.append(WORD.findall(token.lower()))
+    categories = query_categories(query)
+    phrases = query.phrases + [
+        WORD.findall(token.lower()) for token in query.maybe_categories if token not in categories
+    ]
     query = replace(query, phrases=phrases)  # the caller's query stays as parsed
     results, total = [], 0
     unfiltered = not categories and filters.but(now=None) == NO_FILTERS

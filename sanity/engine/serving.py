@@ -17,15 +17,12 @@ import scipy.sparse as sp
 from flask import current_app
 from sqlalchemy import select
 
-from sanity.arxiv import parse_id
 from sanity.db import db
 from sanity.engine import classifier, embeddings, hybrid, ranking
 from sanity.engine.features import Features, paper_text
-from sanity.engine.search import is_category
 from sanity.engine.store import EngineUnavailable, store_for
 from sanity.models import Paper
 from sanity.papers import NO_FILTERS, Filters
-from sanity.query import QueryError, looks_like_category
 
 
 @dataclass
@@ -168,48 +165,6 @@ def _hybrid_similar(f, e, scores, meaning, limit: int, allowed) -> Result:
     by_words = set() if scores is None else set(ranking.top_k(scores, limit, allowed).rows.tolist())
     by_meaning = {f.ids[r] for r in ranked.rows.tolist() if r not in by_words}
     return Result(_papers(f, ranked), meaning=frozenset(by_meaning))
-
-
-def search_by_meaning(text: str, filters: Filters, page: int, per_page: int, cap: int):
-    """Papers nearest in meaning to a sentence, within `filters`: ([(paper, score)], total).
-    As in a search by words, a category code in the sentence (cs.RO) filters by it, and an
-    arXiv id alone ranks by that paper's meaning (the paper first). QueryError when nothing
-    is left to embed."""
-    f, e = current(), embeddings.current()
-    if e is None:
-        return [], 0
-    words, categories = [], []
-    for token in text.split():
-        known = looks_like_category(token) and is_category(token)
-        (categories if known else words).append(token)
-    rows = aligned_rows(f, e)
-    inside = allowed_rows(f, filters) & (rows >= 0)
-    for category in categories:
-        inside &= f.category_mask(category)
-    allowed = np.zeros(e.n, dtype=bool)
-    allowed[rows[inside]] = True
-    v = _paper_meaning(e, text)
-    if v is None and not words:
-        raise QueryError("a search by meaning needs words besides category codes")
-    if v is None:
-        v = embeddings.runtime().encode([" ".join(words)])[0]
-    ranked = hybrid.by_meaning(e.for_scoring, v, min(cap, page * per_page), allowed)
-    start = (page - 1) * per_page
-    ids = [e.ids[r] for r in ranked.rows[start:]]
-    found = {p.id: p for p in db.session.scalars(select(Paper).where(Paper.id.in_(ids)))}
-    papers = [(found[pid], round(float(s), 6)) for pid, s in
-              zip(ids, ranked.scores[start:], strict=True) if pid in found]  # fmt: skip
-    return papers, min(cap, int(allowed.sum()))
-
-
-def _paper_meaning(e: embeddings.Embeddings, text: str) -> np.ndarray | None:
-    """The embedding of the paper `text` names by its arXiv id alone, if it has one."""
-    try:
-        pid, _ = parse_id(text.strip())
-    except ValueError:
-        return None
-    row = e.index.get(pid)
-    return None if row is None else np.asarray(e.for_scoring[row], dtype=np.float32)
 
 
 class _Cache:
