@@ -80,6 +80,17 @@ def parse_id(text: str) -> tuple[str, int | None]:
     return pid, int(version) if version else None
 
 
+def id_month(pid: str) -> datetime | None:
+    """The first day (UTC) of the month an id was assigned in (its YYMM: 2403.10794 -> March
+    2024, hep-th/9901001 -> January 1999); None when those digits name no month."""
+    old = "/" in pid  # old style: 1991-2007; new style from April 2007 (0704)
+    digits = pid.split("/", 1)[1][:4] if old else pid[:4]
+    yy, mm = int(digits[:2]), int(digits[2:])
+    if not 1 <= mm <= 12 or (not old and yy < 7):
+        return None
+    return datetime(1900 + yy if old and yy >= 91 else 2000 + yy, mm, 1, tzinfo=UTC)
+
+
 def abs_url(pid: str) -> str:
     return f"https://arxiv.org/abs/{pid}"
 

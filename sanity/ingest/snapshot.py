@@ -19,7 +19,7 @@ from typing import BinaryIO
 from sqlalchemy import text
 
 from sanity import fulltext
-from sanity.arxiv import PaperRecord, clean_text, parse_datetime, parse_id
+from sanity.arxiv import PaperRecord, clean_text, id_month, parse_datetime, parse_id
 from sanity.db import db
 from sanity.ingest.upsert import MAX_VERSION, UnstorableRecord, check_storable, upsert_papers
 from sanity.timeutil import as_utc
@@ -81,7 +81,8 @@ def _snapshot_categories(obj: dict, pid: str) -> list[str]:
 
 def _snapshot_versions(obj: dict, pid: str) -> tuple[int | None, datetime, datetime]:
     """(highest version number or None, v1 date, latest version date); without versions, the
-    earliest and latest of update_date, published and updated."""
+    earliest and latest of update_date, published and updated; without any, the first day of
+    the month the id was assigned in."""
     versions = obj.get("versions") if isinstance(obj.get("versions"), list) else []
     numbers, dates = [], []
     for entry in versions:
@@ -95,8 +96,11 @@ def _snapshot_versions(obj: dict, pid: str) -> tuple[int | None, datetime, datet
     if not dates:  # other exports (the arXiv API's fields): published / updated
         found = (_snapshot_date(obj.get(key)) for key in ("update_date", "published", "updated"))
         dates = [d for d in found if d is not None]
-        if not dates:
-            raise SnapshotLineError(f"{pid}: no versions, update_date or published date")
+    if not dates:  # no date at all: the month its id was assigned in
+        month = id_month(pid)
+        if month is None:
+            raise SnapshotLineError(f"{pid}: no date, and its id names no month")
+        dates = [month]
     version = max(numbers) if numbers else None
     if version is not None and version > MAX_VERSION:
         raise SnapshotLineError(f"{pid}: version number {version} out of range")

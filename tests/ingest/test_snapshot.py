@@ -259,6 +259,21 @@ def test_records_with_api_style_dates_and_lists_import(runner, tmp_path):
     assert (row["primary_category"], row["categories"]) == ("cs.RO", "cs.RO cs.LG")
 
 
+def test_a_line_without_any_date_is_dated_by_its_ids_month(runner, tmp_path):
+    """No versions, update_date, published or updated (many exports have papers like that):
+    the month the id was assigned in, new style and old."""
+    dateless = {"versions": [], "update_date": None}
+    lines = [line("2403.10794", **dateless), line("math/9807192", **dateless),
+             line("hep-th/0101001", **dateless)]  # fmt: skip
+    result = run_import(runner, write(tmp_path, *lines))
+    assert result.exit_code == 0 and "3 new" in result.stdout, result.output
+    assert {r["id"]: as_utc(r["published"]) for r in rows()} == {
+        "2403.10794": utc(2024, 3, 1),
+        "hep-th/0101001": utc(2001, 1, 1),
+        "math/9807192": utc(1998, 7, 1),
+    }
+
+
 @pytest.mark.parametrize("batch_size", [1, 1000])
 def test_versions_within_one_file_keep_the_latest(app, batch_size):
     """v2 then v1 then v3 of one paper in a single file leaves one row at v3."""
@@ -284,16 +299,16 @@ BAD_LINES: list[tuple[str | bytes, str]] = [
     (line("2603.00004", title="   "), "2603.00004: no title"),
     (line("2603.00005").encode().replace(b"Paper", b"Caf\xe9"), "invalid UTF-8"),
     (
-        line("2603.00006", versions=[], update_date=None),
-        "2603.00006: no versions, update_date or published date",
+        line("2613.00006", versions=[], update_date=None),  # no month 13
+        "2613.00006: no date, and its id names no month",
     ),
     ("[" * 100_000, "invalid JSON (nested too deeply)"),
     # Wrong types and values no database would store as given: reported, never a crash.
     (line("2603.00010", abstract=5), "2603.00010: abstract is not a string"),
     (line("2603.00011", comments=["x"]), "2603.00011: comments is not a string"),
     (
-        line("2603.00012", versions=[{"version": "v1", "created": 5}], update_date=7),
-        "2603.00012: no versions, update_date or published date",
+        line("2613.00012", versions=[{"version": "v1", "created": 5}], update_date=7),
+        "2613.00012: no date, and its id names no month",
     ),
     (line("2603.00013", categories=["cs.LG", 3]), "2603.00013: categories is not a string"),
     (
