@@ -106,10 +106,12 @@ class Config:
     # 2,200: 0.5-0.75 find the most of a category at 22,000, higher weights do better on small
     # corpora and lose topic phrases on large ones; tags of one author's papers train without
     # meaning, so the author task is as without the layer; similar papers keep their
-    # same-author hits near the words-only ones), and the BLAS threads of an embedding run.
+    # same-author hits near the words-only ones; pasted text, which has no authors to lose,
+    # gains the most topic at 0.75-2), and the BLAS threads of an embedding run.
     SEMANTIC_MODEL: str = ""
     SEMANTIC_WEIGHT: float = 0.75
     SEMANTIC_SIMILAR_WEIGHT: float = 0.05
+    SEMANTIC_TEXT_WEIGHT: float = 1.0
     SEMANTIC_THREADS: int = 1
     SEARCH_MAX_QUERY_LENGTH: int = 1000
     SEARCH_TOTAL_CAP: int = 1000

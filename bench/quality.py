@@ -3,6 +3,8 @@
 Simulated users, each scored on the top 25 among untagged papers ("found" = hits / min(25,
 relevant papers), i.e. precision@25 when there are many relevant papers, recall when few):
 - category: tags 10 papers of a narrow primary category; relevant: the category's other papers.
+  `listed`: the same users, relevant: every other paper listing the category, primary or
+  cross-list (as arXiv's listing of the category and `category=` filters show them).
 - author: tags 3 papers of one author (8-200 papers); relevant: the author's other papers.
 - phrase: tags 5 papers whose title has one topic phrase; relevant: the phrase's other papers.
 - mixed: tags 5 + 5 papers of two narrow categories of unrelated archives; score: the smaller
@@ -29,12 +31,16 @@ and the `semantic` extra installed) the papers' title + abstract are embedded on
 The semantic rows can also vary the sampled negatives (`--semantic-negatives`) and leave
 out the engine's lighter weight of meaning for one author's papers (`--semantic-adapt
 no|both`); their similar columns use `--semantic-similar-weights` (SEMANTIC_SIMILAR_WEIGHT).
+`--semantic-text-weights` scores pasted text (`POST /api/similar`, SEMANTIC_TEXT_WEIGHT): a
+paper's title + abstract, or its title alone, as the text, the paper itself left out; the
+share of the top 25 in its primary category, and listing it.
 `--pool N --slice K` scores the K-th run of `--papers` papers of an N-paper sample, so that
 several small corpora share one embedding cache.
 
 Run: .venv/bin/python bench/quality.py [--papers 50000] [--trials 20] [--seed 5] [--task-seed 6]
      [--skip-classic]
      [--semantic MODEL_DIR --semantic-weights 0.5 1 2 --semantic-cache emb.npy]
+     [--semantic-text-weights 0 0.05 0.5 1 2]
      [--papers 2200 --pool 22000 --slice 0]
 Prints numbers; asserts nothing.
 """
@@ -64,6 +70,7 @@ PHRASES = [
 ]  # fmt: skip
 COLUMNS = [
     "category",
+    "listed",
     "author",
     "phrase",
     "mixed",
@@ -96,10 +103,14 @@ class Corpus:
     """Rows grouped by primary category, author (as written) and title phrase."""
 
     def __init__(self, records: list[dict]) -> None:
-        self.by_cat, self.by_author, self.by_phrase = (defaultdict(list) for _ in range(3))
+        self.by_cat, self.by_author, self.by_phrase, self.listing = (
+            defaultdict(list) for _ in range(4)
+        )
         for row, r in enumerate(records):
             if r.get("categories"):
                 self.by_cat[r["categories"][0]].append(row)
+            for cat in dict.fromkeys(r.get("categories") or []):
+                self.listing[cat].append(row)
             for name in dict.fromkeys(r.get("authors") or []):
                 self.by_author[name].append(row)
             title = r["title"].lower()
@@ -127,7 +138,8 @@ def make_tasks(c: Corpus, rng: random.Random, trials: int) -> list[dict]:
     """Recommendation tasks: {kind, pos, neg, rel, other}."""
     tasks = []
     for cat in rng.sample(c.narrow, min(trials, len(c.narrow))):
-        tasks.append(_task("category", rng, c.by_cat[cat], 10))
+        task = _task("category", rng, c.by_cat[cat], 10)
+        tasks.append({**task, "listed": set(c.listing[cat]) - set(task["pos"])})
     prolific = sorted(a for a, rows in c.by_author.items() if 8 <= len(rows) <= 200)
     for author in rng.sample(prolific, min(trials, len(prolific))):
         tasks.append(_task("author", rng, c.by_author[author], 3))
@@ -190,6 +202,8 @@ def score_task(task: dict, ranked) -> dict[str, float]:
             "sim-lst": share(ranked, task["listed"]),
             "sim-any": share(ranked, either),
         }
+    if kind == "category":
+        return {kind: found(ranked, task["rel"]), "listed": found(ranked, task["listed"])}
     return {kind: found(ranked, task["rel"])}
 
 
@@ -305,6 +319,39 @@ def hybrid_method(
     return Method(name, recommend, similar)
 
 
+def pasted_text(words, E, E_titles, c: Corpus, seeds: list[int], weights: list[float]) -> None:
+    """Prints, per weight of meaning, how much of the top 25 for a pasted text (a seed's title +
+    abstract, or its title alone; the seed left out) is in the seed's primary category and
+    lists it: `POST /api/similar` (words' cosine + weight x meaning's cosine; no authors)."""
+    from sanity.engine.embeddings import paper_text
+
+    firsts = np.array([(r.get("categories") or [""])[0] for r in c.records])
+    got = defaultdict(list)
+    for j, seed in enumerate(seeds):
+        r = c.records[seed]
+        cat = r["categories"][0]
+        listing = np.zeros(len(firsts), dtype=bool)
+        listing[c.listing[cat]] = True
+        texts = {"abstract": (paper_text(r["title"], r["abstract"]), E[seed]),
+                 "title": (" ".join(r["title"].split()), E_titles[j])}  # fmt: skip
+        for kind, (text, vector) in texts.items():
+            by_words = (words.X @ words.vectorize([text]).T).toarray().ravel()
+            by_meaning = hybrid.project(E, vector)
+            for w in weights:
+                total = by_words + w * by_meaning
+                total[seed] = -np.inf
+                top = np.argpartition(-total, K)[:K]
+                got[w, kind].append((np.mean(firsts[top] == cat), np.mean(listing[top])))
+    print(
+        f"\npasted text: {len(seeds)} papers' title + abstract, or title alone, as the text "
+        "(the paper left out); % of the top 25 in its primary category / listing it"
+    )
+    print(f"{'SEMANTIC_TEXT_WEIGHT':22s}{'abstract':>16s}{'title':>16s}")
+    for w in weights:
+        cells = [np.mean(got[w, kind], axis=0) * 100 for kind in ("abstract", "title")]
+        print(f"{w:<22g}" + "".join(f"{a:8.1f}{b:8.1f}" for a, b in cells), flush=True)
+
+
 def classic_method(X) -> Method:
     def recommend(pos, neg):  # lite has no negatives: "not interested" is not a thing there
         scores = classic_svm_scores(X, pos)
@@ -355,6 +402,8 @@ def main() -> None:
     parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
     parser.add_argument("--semantic-author-weight", type=float, default=0.6)
     parser.add_argument("--semantic-similar-weights", type=float, nargs="+", default=[0.05])
+    parser.add_argument("--semantic-text-weights", type=float, nargs="+",
+                        default=[0, 0.05, 0.5, 1, 2])  # fmt: skip
     parser.add_argument("--semantic-negatives", type=int, nargs="+", default=[SAMPLED])
     parser.add_argument(
         "--semantic-adapt",
@@ -432,7 +481,7 @@ def main() -> None:
                         got = method.run(tasks, sims)
                         print_row(f"w={w} C={C} sa={sa:g} sc={sc:g}{suffix}", got)
     if args.semantic:
-        from semantic_cache import embed_records  # optional: needs the `semantic` extra
+        from semantic_cache import embed_records, embed_texts  # needs the `semantic` extra
 
         E = embed_records(args.semantic, pool, args.semantic_cache)[part]
         X = combine(words.X, block, args.semantic_author_weight)
@@ -451,6 +500,13 @@ def main() -> None:
                     got = method.run(tasks, sims)
                     name = f"semantic w={sw:g} C={C} n={sampled} ssw={ssw:g}"
                     print_row(name + (" adapt" if adapt else ""), got)
+        if args.semantic_text_weights:
+            rows = [i for i, r in enumerate(records)
+                    if r.get("categories") and len(r["abstract"]) >= 200]  # fmt: skip
+            seeds = rng.sample(rows, min(10 * args.trials, len(rows)))
+            titles = [" ".join(records[i]["title"].split()) for i in seeds]
+            pasted_text(words, E, embed_texts(args.semantic, titles), corpus, seeds,
+                        args.semantic_text_weights)  # fmt: skip
 
 
 if __name__ == "__main__":

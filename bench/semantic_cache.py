@@ -49,3 +49,9 @@ def embed_records(model_dir: str, records: list[dict], cache: str | None) -> np.
     print(f"embeddings: {E.shape[0]:,} x {E.shape[1]} float16 = {E.nbytes / 2**20:.1f} MiB; "
           f"peak memory of this process {peak:.0f} MiB")  # fmt: skip
     return E
+
+
+def embed_texts(model_dir: str, texts: list[str]) -> np.ndarray:
+    """float32 embeddings of a few texts (not cached)."""
+    model = Model(model_dir, threads=int(os.environ.get("SEMANTIC_THREADS", "1")))
+    return np.asarray(model.encode(texts), dtype=np.float32)

@@ -108,18 +108,21 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     if e is not None:  # the semantic layer: words, authors and meaning together
         row = e.index.get(paper.id)
         meaning = None if row is None else e.vectors[row]
-        return _hybrid_similar(f, e, scores, meaning, limit, allowed)
+        meaning_weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
+        return _hybrid_similar(f, e, scores, meaning, meaning_weight, limit, allowed)
     return Result(_papers(f, _top(f, scores, limit, allowed)))
 
 
 def similar_to_text(text: str, limit: int) -> Result:
-    """Papers most similar to a pasted abstract."""
+    """Papers most similar to a pasted abstract; meaning weighs SEMANTIC_TEXT_WEIGHT (text has
+    no authors whose papers heavier meaning would push out, as a paper's similar list has)."""
     f = current()
     scores = _similar_scores(f, f.vectorize([text]))
     e = embeddings.current()
     if e is not None:
         meaning = embeddings.runtime().encode([text])[0]
-        return _hybrid_similar(f, e, scores, meaning, limit, None)
+        weight = float(current_app.config["SEMANTIC_TEXT_WEIGHT"])
+        return _hybrid_similar(f, e, scores, meaning, weight, limit, None)
     return Result(_papers(f, _top(f, scores, limit)))
 
 
@@ -155,8 +158,7 @@ def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
     return _aligned[key]
 
 
-def _hybrid_similar(f, e, scores, meaning, limit: int, allowed) -> Result:
-    weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
+def _hybrid_similar(f, e, scores, meaning, weight: float, limit: int, allowed) -> Result:
     part = hybrid.meaning_part(e.for_scoring, aligned_rows(f, e), weight, meaning)
     total = part if scores is None else scores + part
     ranked = ranking.top_k(total, limit, allowed)

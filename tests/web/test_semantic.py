@@ -113,6 +113,24 @@ def test_hybrid_ranking_changes_results_only_when_on(app, client, topics, tmp_pa
     assert client.get(url).get_json() == before
 
 
+def test_pasted_text_and_papers_weigh_meaning_by_their_own_keys(app, client, topics, tmp_path):
+    """POST /api/similar weighs meaning by SEMANTIC_TEXT_WEIGHT and a paper's similar list by
+    SEMANTIC_SIMILAR_WEIGHT: each at 0 gives the words' list whatever the other says, and
+    each above 0 changes its own list."""
+    text = {"text": "graph neural networks that learn on molecules", "limit": 10}
+    paper = f"/api/papers/{topics['graphs'][0]}/similar?limit=10"
+    words_text = client.post("/api/similar", json=text).get_json()
+    words_paper = client.get(paper).get_json()
+    assert len(words_text["papers"]) == 10
+    turn_on(app, write_model(tmp_path / "model"))
+    app.config.update(SEMANTIC_TEXT_WEIGHT=0.0, SEMANTIC_SIMILAR_WEIGHT=20.0)
+    assert client.post("/api/similar", json=text).get_json() == words_text
+    assert ids_of(client.get(paper).get_json()) != ids_of(words_paper)
+    app.config.update(SEMANTIC_TEXT_WEIGHT=20.0, SEMANTIC_SIMILAR_WEIGHT=0.0)
+    assert ids_of(client.post("/api/similar", json=text).get_json()) != ids_of(words_text)
+    assert client.get(paper).get_json() == words_paper
+
+
 def test_one_authors_papers_are_recommended_by_their_words_and_author(app, client, tmp_path):
     """Tags on three papers of one author (on three topics) learn the person, not a mix of
     their topics' meaning: with the layer on, however heavy meaning weighs, the ranking is
