@@ -220,6 +220,14 @@ def current() -> Embeddings | None:
     return found if found is not None and found.n else None
 
 
+def count() -> int | None:
+    """Papers in the current build (0 before the first); None when the layer is off."""
+    if not enabled():
+        return None
+    found = current()
+    return found.n if found is not None else 0
+
+
 # ---- the job: embed what is missing or changed, in resumable chunks ----
 
 

@@ -165,8 +165,9 @@ def _training_sets(names: list[str]) -> TrainingSets:
 @bp.route("/stats")
 @bp.answers(schemas.Stats)
 def stats():
-    """Paper count, newest paper, last crawl."""
-    return jsonify(stats_dict())
+    """Paper count, newest paper, last crawl; with the semantic layer on, how many papers have
+    an embedding (null when it is off)."""
+    return jsonify({**stats_dict(), "embedded": embeddings.count()})
 
 
 @bp.route("/health")

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from sanity import engine
 from sanity.db import db, is_sqlite
+from sanity.engine import embeddings
 from sanity.models import CrawlRun, Paper, Tag, TagPaper
 from sanity.papers import stats_dict
 from sanity.timeutil import as_utc, get_clock
@@ -148,6 +149,7 @@ def stats():
         chart=chart(papers_per_day(chart_end(now), CHART_DAYS)),
         crawls=list(crawls),
         features=features,
+        embedded=embeddings.count(),
     )
 
 

@@ -108,6 +108,7 @@ class Stats(Schema):
     newest = fields.DateTime(required=True, allow_none=True)
     newest_paper = fields.Nested(Paper, required=True, allow_none=True)
     last_crawl = fields.Nested(Crawl, required=True, allow_none=True)
+    embedded = fields.Integer(required=True, allow_none=True)
 
 
 class Health(Schema):

@@ -106,7 +106,8 @@ def test_unknown_and_malformed_ids(client):
 def test_stats_report_papers_and_last_crawl(app, client, arxiv, clock):
     """Stats give the paper count, the newest paper and the last crawl's outcome."""
     empty = client.get("/api/stats").get_json()
-    assert empty == {"papers": 0, "newest": None, "newest_paper": None, "last_crawl": None}
+    assert empty == {"papers": 0, "newest": None, "newest_paper": None, "last_crawl": None,
+                     "embedded": None}  # fmt: skip
     arxiv.add(*fake_papers(4))
     crawl(clock)
     stats = client.get("/api/stats").get_json()

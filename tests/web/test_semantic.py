@@ -131,6 +131,27 @@ def test_pasted_text_and_papers_weigh_meaning_by_their_own_keys(app, client, top
     assert client.get(paper).get_json() == words_paper
 
 
+def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path):
+    """/api/stats `embedded` and the stats page follow the embedding runs: null and absent
+    with the layer off, 0 before the first run, then the papers of the published build."""
+    assert client.get("/api/stats").get_json()["embedded"] is None
+    assert 'id="embedded"' not in client.get("/stats").get_data(as_text=True)
+    app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "model"))
+    embeddings._models.clear()
+    store = embeddings.store_for(app.config["DATA_DIR"])
+    assert client.get("/api/stats").get_json()["embedded"] == 0
+    assert "no paper has an embedding yet" in client.get("/stats").get_data(as_text=True)
+    embeddings.embed_missing(limit=5)
+    store._checked = 0.0
+    assert client.get("/api/stats").get_json()["embedded"] == 5
+    page = client.get("/stats").get_data(as_text=True)
+    assert "5 of 18 papers have an embedding (the rest rank by their words" in page
+    embeddings.embed_missing()
+    store._checked = 0.0
+    assert client.get("/api/stats").get_json()["embedded"] == 18
+    assert "18 of 18 papers have an embedding." in client.get("/stats").get_data(as_text=True)
+
+
 def test_one_authors_papers_are_recommended_by_their_words_and_author(app, client, tmp_path):
     """Tags on three papers of one author (on three topics) learn the person, not a mix of
     their topics' meaning: with the layer on, however heavy meaning weighs, the ranking is
