@@ -261,9 +261,3 @@ class Model:
             v = (h * m).sum(1) / (np.sqrt(counts) if mode == "mean_sqrt_len" else counts)
         norms = np.linalg.norm(v, axis=1, keepdims=True)
         return (v / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-def paper_text(title: str, abstract: str) -> str:
-    """What is embedded for a paper: its title and abstract (authors carry no meaning here;
-    they have their own feature block)."""
-    return f"{' '.join((title or '').split())}. {' '.join((abstract or '').split())}"
