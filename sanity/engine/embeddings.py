@@ -36,7 +36,11 @@ from sanity.timeutil import as_utc, get_clock
 EMBEDDINGS_LOCK = "embeddings"  # one embedding run at a time
 CURRENT = "CURRENT"
 CHUNK = 256  # papers per forward pass batch written to disk: a killed run loses at most this
-PUBLISH_EVERY = 20_000  # a long first run publishes what it has this often
+MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+# A long run publishes what it has once it has PUBLISH_MIN new papers and a quarter of those
+# published: a first run over 100k papers shows its first 1,000 within minutes and writes
+# about five times the final build in all (a fixed step would write it ~n/step/2 times).
+PUBLISH_MIN = 1000
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +182,8 @@ def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Embeddings
 
 
 class EmbeddingStore:
-    """Per-process cache of the current build; a newer one is swapped in when it appears."""
+    """Per-process cache of the current build; a newer one is swapped in when it appears. A
+    build that cannot be read is logged once and ranked without (words alone), never a 500."""
 
     CHECK_SECONDS = 1.0
 
@@ -186,6 +191,7 @@ class EmbeddingStore:
         self.data_dir = data_dir
         self._found: Embeddings | None = None
         self._checked = 0.0
+        self._broken: str | None = None
         self._lock = threading.Lock()
 
     def get(self) -> Embeddings | None:
@@ -193,13 +199,23 @@ class EmbeddingStore:
         if now - self._checked < self.CHECK_SECONDS:
             return self._found
         with self._lock:
-            self._checked = now
-            wanted = current_build_id(self.data_dir)
-            if wanted and (self._found is None or self._found.build_id != wanted):
-                try:
+            self._checked, wanted = now, None
+            try:
+                wanted = current_build_id(self.data_dir)
+                if (
+                    wanted
+                    and wanted != self._broken
+                    and (self._found is None or self._found.build_id != wanted)
+                ):
                     self._found = load(self.data_dir, wanted)
-                except FileNotFoundError:  # pruned between reading CURRENT and loading
-                    self._checked = 0.0
+            except FileNotFoundError:  # pruned between reading CURRENT and loading
+                self._checked = 0.0
+            except (OSError, ValueError, KeyError) as exc:
+                if wanted != self._broken:
+                    log.error(
+                        "embeddings %s cannot be read (%s): ranking without them", wanted, exc
+                    )
+                self._broken, self._found = wanted, None
         return self._found
 
 
@@ -213,11 +229,45 @@ def store_for(data_dir: str) -> EmbeddingStore:
 
 
 def current() -> Embeddings | None:
-    """This process's current embeddings when the layer is on and a build exists, else None."""
+    """This process's current embeddings when the layer is on and a build of SEMANTIC_MODEL's
+    exists, else None. A build of another model (SEMANTIC_MODEL changed) is not used: its
+    vectors are not comparable with the new model's queries; papers rank by their words until
+    `sanity embed` has embedded them again."""
     if not enabled():
         return None
     found = store_for(current_app.config["DATA_DIR"]).get()
-    return found if found is not None and found.n else None
+    if found is None or not found.n:
+        return None
+    wanted = model_fingerprint(str(current_app.config["SEMANTIC_MODEL"]).strip())
+    if wanted is not None and wanted != found.model:
+        if found.build_id not in _warned:
+            _warned.add(found.build_id)
+            log.warning("embeddings %s are another model's: ranking by words until `sanity embed` "
+                        "has embedded every paper with SEMANTIC_MODEL", found.build_id)  # fmt: skip
+        return None
+    return found
+
+
+_fingerprints: dict[tuple, str | None] = {}
+_warned: set[str] = set()
+
+
+def model_fingerprint(path: str) -> str | None:
+    """The fingerprint of the model directory (computed again only when its files change), or
+    None when it cannot be read here (the model's own errors are reported where it loads)."""
+    try:
+        key = (path, *(os.stat(Path(path) / n).st_mtime_ns for n in MODEL_FILES))
+    except OSError:
+        return None
+    if key not in _fingerprints:
+        try:
+            from sanity.engine import semantic  # optional: the `semantic` extra, only when on
+
+            _fingerprints.clear()
+            _fingerprints[key] = semantic.fingerprint(Path(path))
+        except (ImportError, OSError):
+            _fingerprints[key] = None
+    return _fingerprints[key]
 
 
 def count() -> int | None:
@@ -325,13 +375,17 @@ def embed_missing(
 ) -> EmbedStats:
     """Embed every paper that is new or changed since the last run, in chunks of CHUNK papers
     written to disk as they are done (a killed run resumes from them), publishing a new build
-    every PUBLISH_EVERY papers and at the end. SemanticOff when the layer is off."""
+    as it goes (PUBLISH_MIN) and at the end. SemanticOff when the layer is off."""
     model = runtime()
     data_dir = current_app.config["DATA_DIR"]
     started = time.monotonic()
     lease = Lease.for_job(EMBEDDINGS_LOCK, get_clock()).acquire()
     try:
-        base = load(data_dir)
+        try:
+            base = load(data_dir)
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("embeddings: the current build cannot be read (%s): embedding again", exc)
+            base = None
         if base is not None and base.model != model.fingerprint:
             log.info("embeddings: the model changed, embedding every paper again")
             base = None
@@ -352,7 +406,7 @@ def embed_missing(
             stats.embedded += len(rows)
             since_publish += len(rows)
             stats.seconds = time.monotonic() - started
-            if since_publish >= PUBLISH_EVERY:
+            if since_publish >= max(PUBLISH_MIN, (base.n if base is not None else 0) // 4):
                 base, since_publish = _publish(data_dir, model.fingerprint, base), 0
             if report:
                 report(stats)

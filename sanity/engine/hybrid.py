@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sanity.engine import classifier, ranking
 
 BLOCK = 65_536  # float16 rows converted at a time: memory stays small on any corpus
+NEAR = 2000  # rows nearest in words among which meaning is estimated for the unembedded
 
 
 def aligned(ids: list[str], index: dict[str, int]) -> np.ndarray:
@@ -40,6 +41,37 @@ def meaning_scores(E: np.ndarray, rows: np.ndarray, v: np.ndarray) -> np.ndarray
     """Per feature row, its embedding's dot product with `v` (0 where there is none)."""
     found = project(E, v)
     return np.where(rows >= 0, found[np.maximum(rows, 0)], np.float32(0))
+
+
+def fill_missing(part: np.ndarray, rows: np.ndarray, words: np.ndarray | None) -> np.ndarray:
+    """Meaning's part for the rows without an embedding yet (`rows` -1, 0 in `part`),
+    estimated from their words, so that a paper not embedded yet neither sinks below every
+    embedded one (meaning's cosines are mostly well above 0) nor rises above them. Among the
+    NEAR rows the words score highest, where a list is decided, the least-squares line of
+    meaning's part on the words' score over the embedded ones; elsewhere, the embedded rows'
+    mean (everywhere without words). One line over all rows would overshoot: it is fitted to
+    papers that share almost no words with the query."""
+    missing = rows < 0
+    lacking = int(np.count_nonzero(missing))
+    if lacking == 0 or lacking == len(rows):
+        return part
+    out = part.copy()
+    near = np.zeros(len(rows), dtype=bool)
+    if words is not None:
+        near[np.argpartition(-words, NEAR)[:NEAR] if len(rows) > NEAR else slice(None)] = True
+    far = ~near & ~missing
+    out[missing & ~near] = part[far].mean() if far.any() else part[~missing].mean()
+    fit, fill = near & ~missing, near & missing
+    if fill.any():
+        x, y = words[fit].astype(np.float64), part[fit].astype(np.float64)
+        if len(x) < 2:
+            out[fill] = part[~missing].mean()
+            return out
+        centred = x - x.mean()
+        spread = float(centred @ centred)
+        slope = float(centred @ (y - y.mean())) / spread if spread > 0 else 0.0
+        out[fill] = y.mean() + slope * (words[fill] - x.mean())
+    return out
 
 
 def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -112,7 +144,9 @@ def svm(
     model = classifier.fit_svm(train, y, C)
     w = model.coef_.ravel().astype(np.float32)
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
-    scores = ranking.matvec(X, words) + weight * meaning_scores(E, rows, meaning)
+    by_words = ranking.matvec(X, words)
+    part = np.float32(weight) * meaning_scores(E, rows, meaning)
+    scores = by_words + fill_missing(part, rows, by_words)
     scores += np.float32(model.intercept_[0])
     ranked = ranking.top_k(scores, k, allowed)
     ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None

@@ -108,8 +108,8 @@ def similar_to_paper(paper: Paper, limit: int, filters: Filters = NO_FILTERS) ->
     if e is not None:  # the semantic layer: words, authors and meaning together
         row = e.index.get(paper.id)
         meaning = None if row is None else e.vectors[row]
-        meaning_weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
-        return _hybrid_similar(f, e, scores, meaning, meaning_weight, limit, allowed)
+        weight = float(current_app.config["SEMANTIC_SIMILAR_WEIGHT"])
+        return _hybrid_similar(f, e, scores, meaning, weight=weight, limit=limit, allowed=allowed)
     return Result(_papers(f, _top(f, scores, limit, allowed)))
 
 
@@ -119,10 +119,10 @@ def similar_to_text(text: str, limit: int) -> Result:
     f = current()
     scores = _similar_scores(f, f.vectorize([text]))
     e = embeddings.current()
-    if e is not None:
+    weight = float(current_app.config["SEMANTIC_TEXT_WEIGHT"])
+    if e is not None and weight > 0:
         meaning = embeddings.runtime().encode([text])[0]
-        weight = float(current_app.config["SEMANTIC_TEXT_WEIGHT"])
-        return _hybrid_similar(f, e, scores, meaning, weight, limit, None)
+        return _hybrid_similar(f, e, scores, meaning, weight=weight, limit=limit)
     return Result(_papers(f, _top(f, scores, limit)))
 
 
@@ -158,8 +158,15 @@ def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
     return _aligned[key]
 
 
-def _hybrid_similar(f, e, scores, meaning, weight: float, limit: int, allowed) -> Result:
-    part = hybrid.meaning_part(e.for_scoring, aligned_rows(f, e), weight, meaning)
+def _hybrid_similar(f, e, scores, meaning, *, weight: float, limit: int, allowed=None) -> Result:
+    """Words' scores + `weight` x meaning's cosine (estimated from the words for papers not
+    embedded yet); words alone when meaning weighs nothing or the query has none."""
+    if weight <= 0 or meaning is None:
+        return Result(_papers(f, _top(f, scores, limit, allowed)))
+    rows = aligned_rows(f, e)
+    part = hybrid.fill_missing(
+        hybrid.meaning_part(e.for_scoring, rows, weight, meaning), rows, scores
+    )
     total = part if scores is None else scores + part
     ranked = ranking.top_k(total, limit, allowed)
     # "similar in meaning, not in words": listed only because of meaning (the words alone

@@ -81,6 +81,62 @@ def test_another_model_embeds_everything_again(semantic_app, tmp_path):
     assert again.embedded == again.total == 6
 
 
+def test_a_long_run_publishes_more_rarely_as_the_build_grows(semantic_app, monkeypatch):
+    """A run publishes what it has once it has PUBLISH_MIN new papers and a quarter of the
+    published ones: early papers become rankable soon, a large build is rewritten rarely."""
+    topical_papers(6)  # 18 papers
+    monkeypatch.setattr(embeddings, "CHUNK", 1)
+    monkeypatch.setattr(embeddings, "PUBLISH_MIN", 2)
+    data_dir = semantic_app.config["DATA_DIR"]
+    published = []
+
+    def seen(stats):
+        found = embeddings.load(data_dir)
+        if found is not None and (not published or published[-1] != found.n):
+            published.append(found.n)
+
+    embeddings.embed_missing(report=seen)
+    assert published == [2, 4, 6, 8, 10, 12, 15, 18]
+
+
+def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
+    """After SEMANTIC_MODEL changes, the old model's vectors are never compared with the new
+    model's queries: no current embeddings (papers rank by words) until the new model's."""
+    topical_papers(2)
+    embeddings.embed_missing()
+    assert embeddings.current().n == 6 and embeddings.count() == 6
+    semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
+    embeddings._models.clear()
+    assert embeddings.current() is None and embeddings.count() == 0
+    assert "another model's" in caplog.text
+    embeddings.embed_missing()
+    embeddings.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
+    assert embeddings.current().n == 6
+
+
+@pytest.mark.parametrize("damage", ["meta", "vectors", "current"])
+def test_an_unreadable_build_is_ranked_without_and_embedded_again(semantic_app, damage, caplog):
+    """A damaged build (its metadata, its vectors, or CURRENT naming a missing build) is
+    logged and left out: no embeddings for ranking instead of an error; the next run embeds
+    every paper again into a good build."""
+    topical_papers(2)
+    embeddings.embed_missing()
+    root = embeddings.root_dir(semantic_app.config["DATA_DIR"])
+    build = root / embeddings.current_build_id(semantic_app.config["DATA_DIR"])
+    if damage == "meta":
+        (build / "meta.json").write_text("{not json")
+    elif damage == "vectors":
+        (build / "vectors.npy").write_bytes(b"garbage")
+    else:
+        (root / embeddings.CURRENT).write_text("20990101T000000-000000000")
+    store = embeddings.EmbeddingStore(semantic_app.config["DATA_DIR"])
+    assert store.get() is None
+    again = embeddings.embed_missing()
+    assert again.embedded == again.total == 6
+    assert damage == "current" or "cannot be read" in caplog.text
+    assert embeddings.EmbeddingStore(semantic_app.config["DATA_DIR"]).get().n == 6
+
+
 def test_a_new_build_is_swapped_in(semantic_app):
     """The per-process store serves the newest published build."""
     topical_papers(2)

@@ -7,10 +7,13 @@ import subprocess
 import sys
 
 import pytest
+from sqlalchemy import select
 
 from config import TestingConfig
 from sanity import create_app
+from sanity.db import db
 from sanity.engine import embeddings, jobs
+from sanity.models import Paper
 from tests.factories import make_paper, topical_papers
 from tests.semantic_model import write_model
 
@@ -150,6 +153,42 @@ def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 18
     assert "18 of 18 papers have an embedding." in client.get("/stats").get_data(as_text=True)
+
+
+def test_papers_not_embedded_yet_are_not_pushed_out_by_meaning(app, client, topics, tmp_path):
+    """Half way through a first embedding run, meaning (whose cosines are mostly well above 0)
+    does not hide the papers without an embedding: their part is estimated from their words,
+    so a pasted abstract of such a paper finds it first, and they hold a fair share of the
+    lists."""
+    app.config.update(SEMANTIC_MODEL=str(write_model(tmp_path / "model")), SEMANTIC_TEXT_WEIGHT=1)
+    embeddings._models.clear()
+    embeddings.embed_missing(limit=9)
+    embeddings.store_for(app.config["DATA_DIR"])._checked = 0.0
+    done = set(embeddings.current().ids)
+    waiting = [p for p in db.session.scalars(select(Paper)) if p.id not in done]
+    assert len(done) == 9 and len(waiting) == 9
+    for paper in waiting:
+        text = {"text": f"{paper.title}. {paper.abstract}", "limit": 6}
+        found = ids_of(client.post("/api/similar", json=text).get_json())
+        assert found[0] == paper.id
+        assert 1 <= len(set(found) - done) <= 5
+
+
+def test_a_damaged_build_ranks_by_words_and_never_fails(app, client, topics, tmp_path):
+    """With the current build's files damaged, stats, recommendations, similar papers and
+    pasted text answer (by words), search by meaning finds nothing embedded."""
+    turn_on(app, write_model(tmp_path / "model"))
+    root = embeddings.root_dir(app.config["DATA_DIR"])
+    build = root / embeddings.current_build_id(app.config["DATA_DIR"])
+    (build / "meta.json").write_text("{not json")
+    embeddings._stores.clear()
+    seeds = ",".join(topics["graphs"][:2])
+    assert client.get("/api/stats").get_json()["embedded"] == 0
+    assert "no paper has an embedding yet" in client.get("/stats").get_data(as_text=True)
+    assert client.get(f"/api/recommend?ids={seeds}").status_code == 200
+    assert client.get(f"/api/papers/{topics['graphs'][0]}/similar").status_code == 200
+    assert client.post("/api/similar", json={"text": "graphs"}).status_code == 200
+    assert client.get("/api/search?q=graphs&mode=semantic").get_json()["total"] == 0
 
 
 def test_one_authors_papers_are_recommended_by_their_words_and_author(app, client, tmp_path):
