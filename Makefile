@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The instance folder (database, secret key, data) the app uses: SANITY_INSTANCE_PATH or ./instance.
+INSTANCE := $(or $(SANITY_INSTANCE_PATH),instance)
 
 .PHONY: run test lint lock bench clean
 
@@ -24,11 +26,11 @@ lock: | $(BIN)/python
 	$(BIN)/pip-compile --quiet --upgrade --extra dev --strip-extras --no-emit-index-url \
 		-o requirements.lock pyproject.toml
 
-instance/secret_key: | $(BIN)/python
-	mkdir -p instance
+$(INSTANCE)/secret_key: | $(BIN)/python
+	mkdir -p $(INSTANCE)
 	umask 077; $(BIN)/python -c 'import secrets; print(secrets.token_hex(32))' > $@
 
-run: $(STAMP) instance/secret_key
+run: $(STAMP) $(INSTANCE)/secret_key
 	$(BIN)/sanity db upgrade
 	$(BIN)/sanity serve --host $(HOST) --port $(PORT)
 

@@ -143,16 +143,16 @@ def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path
     embeddings._models.clear()
     store = embeddings.store_for(app.config["DATA_DIR"])
     assert client.get("/api/stats").get_json()["embedded"] == 0
-    assert "no paper has an embedding yet" in client.get("/stats").get_data(as_text=True)
+    assert "no paper embedded yet" in client.get("/stats").get_data(as_text=True)
     embeddings.embed_missing(limit=5)
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 5
     page = client.get("/stats").get_data(as_text=True)
-    assert "5 of 18 papers have an embedding (the rest rank by their words" in page
+    assert "5 of 18 papers embedded; the rest rank by their words" in page
     embeddings.embed_missing()
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 18
-    assert "18 of 18 papers have an embedding." in client.get("/stats").get_data(as_text=True)
+    assert "18 of 18 papers embedded." in client.get("/stats").get_data(as_text=True)
 
 
 def test_papers_not_embedded_yet_are_not_pushed_out_by_meaning(app, client, topics, tmp_path):
@@ -184,7 +184,7 @@ def test_a_damaged_build_ranks_by_words_and_never_fails(app, client, topics, tmp
     embeddings._stores.clear()
     seeds = ",".join(topics["graphs"][:2])
     assert client.get("/api/stats").get_json()["embedded"] == 0
-    assert "no paper has an embedding yet" in client.get("/stats").get_data(as_text=True)
+    assert "no paper embedded yet" in client.get("/stats").get_data(as_text=True)
     assert client.get(f"/api/recommend?ids={seeds}").status_code == 200
     assert client.get(f"/api/papers/{topics['graphs'][0]}/similar").status_code == 200
     assert client.post("/api/similar", json={"text": "graphs"}).status_code == 200
