@@ -24,7 +24,7 @@ from urllib.parse import quote
 import numpy as np
 from common import fill, load_records, make_app, require_data, stats
 
-from sanity.engine import embeddings, hybrid
+from sanity.engine import embedding_store, hybrid
 from sanity.engine.semantic import fingerprint
 
 
@@ -56,9 +56,9 @@ def publish(app, model_dir: str, records: list[dict], cache, cached_papers: int)
         chosen = [r for r in records if r["id"] in updated]
         vectors, hits = vectors_for(chosen, cache, cached_papers, 384)
         stamps = np.array([int(updated[i].timestamp()) for i in ids], dtype=np.int64)
-        emb = embeddings.Embeddings("1" + time.strftime("%Y%m%d%H%M%S"),
+        emb = embedding_store.Embeddings("1" + time.strftime("%Y%m%d%H%M%S"),
                                     fingerprint(Path(model_dir)), ids, stamps, vectors)  # fmt: skip
-        embeddings.save(emb, app.config["DATA_DIR"])
+        embedding_store.save(emb, app.config["DATA_DIR"])
     print(f"embeddings: {len(ids):,} papers ({hits:,} real, the rest random unit vectors)")
 
 

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from sanity.db import db
-from sanity.engine import classifier, embeddings, hybrid, ranking
+from sanity.engine import classifier, embedding_store, embeddings, hybrid, ranking
 from sanity.engine.features import Features, paper_text
 from sanity.engine.store import EngineUnavailable, store_for
 from sanity.models import Paper
@@ -149,7 +149,7 @@ def _top(f: Features, scores: np.ndarray | None, limit: int, allowed=None) -> ra
 _aligned: dict[tuple[str, str], np.ndarray] = {}
 
 
-def aligned_rows(f: Features, e: embeddings.Embeddings) -> np.ndarray:
+def aligned_rows(f: Features, e: embedding_store.Embeddings) -> np.ndarray:
     """Each feature row's embedding row (-1: none yet), computed once per pair of builds."""
     key = (f.build_id, e.build_id)
     if key not in _aligned:

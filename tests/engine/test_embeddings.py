@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sanity.db import db
-from sanity.engine import embeddings, hybrid
+from sanity.engine import embedding_store, embeddings, hybrid
 from sanity.models import Paper
 from tests.factories import topical_papers
 from tests.semantic_model import write_model
@@ -34,7 +34,7 @@ def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
     ids = [pid for group in topical_papers(3).values() for pid in group]
     first = embeddings.embed_missing()
     assert first.embedded == len(ids) == first.total
-    built = embeddings.load(semantic_app.config["DATA_DIR"])
+    built = embedding_store.load(semantic_app.config["DATA_DIR"])
     assert sorted(built.ids) == sorted(ids)
     assert built.vectors.dtype == np.float16 and isinstance(built.vectors, np.memmap)
     assert np.allclose(np.linalg.norm(built.vectors.astype(np.float32), axis=1), 1, atol=1e-2)
@@ -47,7 +47,7 @@ def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
     db.session.commit()
     again = embeddings.embed_missing()
     assert again.embedded == 1 and again.total == len(ids)
-    after = embeddings.load(semantic_app.config["DATA_DIR"])
+    after = embedding_store.load(semantic_app.config["DATA_DIR"])
     row = after.index[ids[0]]
     assert row == built.index[ids[0]]
     assert not np.allclose(after.vectors[row], built.vectors[row])
@@ -66,7 +66,7 @@ def test_an_interrupted_run_resumes_from_its_chunks(semantic_app, monkeypatch):
 
     with pytest.raises(KeyboardInterrupt):
         embeddings.embed_missing(report=stop)
-    assert embeddings.current_build_id(semantic_app.config["DATA_DIR"]) is None
+    assert embedding_store.current_build_id(semantic_app.config["DATA_DIR"]) is None
     resumed = embeddings.embed_missing()
     assert resumed.resumed == 2 and resumed.embedded == len(ids) - 2
     assert resumed.total == len(ids)
@@ -91,7 +91,7 @@ def test_a_long_run_publishes_more_rarely_as_the_build_grows(semantic_app, monke
     published = []
 
     def seen(stats):
-        found = embeddings.load(data_dir)
+        found = embedding_store.load(data_dir)
         if found is not None and (not published or published[-1] != found.n):
             published.append(found.n)
 
@@ -110,7 +110,7 @@ def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
     assert embeddings.current() is None and embeddings.count() == 0
     assert "another model's" in caplog.text
     embeddings.embed_missing()
-    embeddings.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
+    embedding_store.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
     assert embeddings.current().n == 6
 
 
@@ -121,27 +121,27 @@ def test_an_unreadable_build_is_ranked_without_and_embedded_again(semantic_app, 
     every paper again into a good build."""
     topical_papers(2)
     embeddings.embed_missing()
-    root = embeddings.root_dir(semantic_app.config["DATA_DIR"])
-    build = root / embeddings.current_build_id(semantic_app.config["DATA_DIR"])
+    root = embedding_store.root_dir(semantic_app.config["DATA_DIR"])
+    build = root / embedding_store.current_build_id(semantic_app.config["DATA_DIR"])
     if damage == "meta":
         (build / "meta.json").write_text("{not json")
     elif damage == "vectors":
         (build / "vectors.npy").write_bytes(b"garbage")
     else:
-        (root / embeddings.CURRENT).write_text("20990101T000000-000000000")
-    store = embeddings.EmbeddingStore(semantic_app.config["DATA_DIR"])
+        (root / embedding_store.CURRENT).write_text("20990101T000000-000000000")
+    store = embedding_store.EmbeddingStore(semantic_app.config["DATA_DIR"])
     assert store.get() is None
     again = embeddings.embed_missing()
     assert again.embedded == again.total == 6
     assert damage == "current" or "cannot be read" in caplog.text
-    assert embeddings.EmbeddingStore(semantic_app.config["DATA_DIR"]).get().n == 6
+    assert embedding_store.EmbeddingStore(semantic_app.config["DATA_DIR"]).get().n == 6
 
 
 def test_a_new_build_is_swapped_in(semantic_app):
     """The per-process store serves the newest published build."""
     topical_papers(2)
     embeddings.embed_missing()
-    store = embeddings.store_for(semantic_app.config["DATA_DIR"])
+    store = embedding_store.store_for(semantic_app.config["DATA_DIR"])
     store._checked = 0.0
     first = store.get()
     topical_papers(1, start=first and semantic_app.extensions["sanity.clock"].now())
@@ -176,12 +176,12 @@ def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):
     result: the copy only saves converting every value per request."""
     topical_papers(3)
     embeddings.embed_missing()
-    root = embeddings.root_dir(semantic_app.config["DATA_DIR"])
-    built = embeddings.load(semantic_app.config["DATA_DIR"])
+    root = embedding_store.root_dir(semantic_app.config["DATA_DIR"])
+    built = embedding_store.load(semantic_app.config["DATA_DIR"])
     v = np.asarray(built.vectors[0], dtype=np.float32)
     with_copy = hybrid.by_meaning(built.for_scoring, v, 5)
     (root / built.build_id / "scoring.npy").unlink()
-    old = embeddings.load(semantic_app.config["DATA_DIR"])
+    old = embedding_store.load(semantic_app.config["DATA_DIR"])
     assert old.scoring is None and old.for_scoring.dtype == np.float16
     without = hybrid.by_meaning(old.for_scoring, v, 5)
     assert list(with_copy.rows) == list(without.rows)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from config import TestingConfig
 from sanity import create_app
 from sanity.db import db
-from sanity.engine import embeddings, jobs
+from sanity.engine import embedding_store, embeddings, jobs
 from sanity.models import Paper
 from tests.factories import make_paper, topical_papers
 from tests.semantic_model import write_model
@@ -34,7 +34,7 @@ def turn_on(app, path, weight: float = 1.0) -> None:
     app.config["SEMANTIC_SIMILAR_WEIGHT"] = weight
     embeddings._models.clear()
     embeddings.embed_missing()
-    embeddings.store_for(app.config["DATA_DIR"])._checked = 0.0
+    embedding_store.store_for(app.config["DATA_DIR"])._checked = 0.0
 
 
 def test_semantic_mode_is_a_400_when_the_layer_is_off(client, topics):
@@ -141,7 +141,7 @@ def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path
     assert 'id="embedded"' not in client.get("/stats").get_data(as_text=True)
     app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "model"))
     embeddings._models.clear()
-    store = embeddings.store_for(app.config["DATA_DIR"])
+    store = embedding_store.store_for(app.config["DATA_DIR"])
     assert client.get("/api/stats").get_json()["embedded"] == 0
     assert "no paper embedded yet" in client.get("/stats").get_data(as_text=True)
     embeddings.embed_missing(limit=5)
@@ -163,7 +163,7 @@ def test_papers_not_embedded_yet_are_not_pushed_out_by_meaning(app, client, topi
     app.config.update(SEMANTIC_MODEL=str(write_model(tmp_path / "model")), SEMANTIC_TEXT_WEIGHT=1)
     embeddings._models.clear()
     embeddings.embed_missing(limit=9)
-    embeddings.store_for(app.config["DATA_DIR"])._checked = 0.0
+    embedding_store.store_for(app.config["DATA_DIR"])._checked = 0.0
     done = set(embeddings.current().ids)
     waiting = [p for p in db.session.scalars(select(Paper)) if p.id not in done]
     assert len(done) == 9 and len(waiting) == 9
@@ -178,10 +178,10 @@ def test_a_damaged_build_ranks_by_words_and_never_fails(app, client, topics, tmp
     """With the current build's files damaged, stats, recommendations, similar papers and
     pasted text answer (by words), search by meaning finds nothing embedded."""
     turn_on(app, write_model(tmp_path / "model"))
-    root = embeddings.root_dir(app.config["DATA_DIR"])
-    build = root / embeddings.current_build_id(app.config["DATA_DIR"])
+    root = embedding_store.root_dir(app.config["DATA_DIR"])
+    build = root / embedding_store.current_build_id(app.config["DATA_DIR"])
     (build / "meta.json").write_text("{not json")
-    embeddings._stores.clear()
+    embedding_store._stores.clear()
     seeds = ",".join(topics["graphs"][:2])
     assert client.get("/api/stats").get_json()["embedded"] == 0
     assert "no paper embedded yet" in client.get("/stats").get_data(as_text=True)
