@@ -31,9 +31,9 @@ and the `semantic` extra installed) the papers' title + abstract are embedded on
 The semantic rows can also vary the sampled negatives (`--semantic-negatives`) and leave
 out the engine's lighter weight of meaning for one author's papers (`--semantic-adapt
 no|both`); their similar columns use `--semantic-similar-weights` (SEMANTIC_SIMILAR_WEIGHT).
-`--semantic-text-weights` scores pasted text (`POST /api/similar`, SEMANTIC_TEXT_WEIGHT): a
-paper's title + abstract, or its title alone, as the text, the paper itself left out; the
-share of the top 25 in its primary category, and listing it.
+`--semantic-text-weights` scores pasted text (`POST /api/similar`, SEMANTIC_TEXT_WEIGHT): 10 x
+`--trials` papers' title + abstract, or title alone, as the text, the paper itself left out;
+the share of the top 25 in its primary category, and listing it (no weights: skipped).
 `--pool N --slice K` scores the K-th run of `--papers` papers of an N-paper sample, so that
 several small corpora share one embedding cache.
 
@@ -402,8 +402,9 @@ def main() -> None:
     parser.add_argument("--semantic-cache", help="keep the papers' embeddings here (.npy)")
     parser.add_argument("--semantic-author-weight", type=float, default=0.6)
     parser.add_argument("--semantic-similar-weights", type=float, nargs="+", default=[0.05])
-    parser.add_argument("--semantic-text-weights", type=float, nargs="+",
-                        default=[0, 0.05, 0.5, 1, 2])  # fmt: skip
+    parser.add_argument("--semantic-text-weights", type=float, nargs="*",
+                        default=[0, 0.05, 0.5, 1, 2],
+                        help="pasted-text weights to score (none: skip)")  # fmt: skip
     parser.add_argument("--semantic-negatives", type=int, nargs="+", default=[SAMPLED])
     parser.add_argument(
         "--semantic-adapt",
