@@ -97,23 +97,34 @@ def current_build_id(data_dir: str | os.PathLike) -> str | None:
         return None
 
 
+class BuildUnreadable(Exception):
+    """A build's files are there but damaged (not what `save` writes)."""
+
+
 def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Embeddings | None:
-    """A published build (the current one by default), its vectors memory-mapped; or None."""
+    """A published build (the current one by default), its vectors memory-mapped; or None.
+    FileNotFoundError when a file is missing, BuildUnreadable when one is damaged."""
     build_id = build_id or current_build_id(data_dir)
     if not build_id:
         return None
     path = root_dir(data_dir) / build_id
-    meta = json.loads((path / "meta.json").read_text())
-    return Embeddings(
-        build_id=meta["build_id"],
-        model=meta["model"],
-        ids=meta["ids"],
-        updated=np.load(path / "updated.npy"),
-        vectors=np.load(path / "vectors.npy", mmap_mode="r"),
-        scoring=np.load(scoring, mmap_mode="r")
-        if (scoring := path / "scoring.npy").exists()
-        else None,
-    )
+    try:
+        meta = json.loads((path / "meta.json").read_text())
+        scoring = path / "scoring.npy"
+        found = Embeddings(
+            build_id=str(meta["build_id"]),
+            model=str(meta["model"]),
+            ids=list(meta["ids"]),
+            updated=np.load(path / "updated.npy"),
+            vectors=np.load(path / "vectors.npy", mmap_mode="r"),
+            scoring=np.load(scoring, mmap_mode="r") if scoring.exists() else None,
+        )
+    except (ValueError, KeyError, TypeError, EOFError, UnicodeDecodeError) as exc:
+        raise BuildUnreadable(f"{path}: {exc}") from None
+    shapes = {len(found.ids), len(found.updated), found.vectors.shape[0]}
+    if len(shapes) != 1 or found.vectors.ndim != 2:
+        raise BuildUnreadable(f"{path}: its files disagree on the number of papers")
+    return found
 
 
 class EmbeddingStore:
@@ -134,24 +145,33 @@ class EmbeddingStore:
         if now - self._checked < self.CHECK_SECONDS:
             return self._found
         with self._lock:
-            self._checked, wanted = now, None
+            self._checked = now
             try:
                 wanted = current_build_id(self.data_dir)
-                if (
-                    wanted
-                    and wanted != self._broken
-                    and (self._found is None or self._found.build_id != wanted)
-                ):
-                    self._found = load(self.data_dir, wanted)
-            except FileNotFoundError:  # pruned between reading CURRENT and loading
-                self._checked = 0.0
-            except (OSError, ValueError, KeyError) as exc:
-                if wanted != self._broken:
-                    log.error(
-                        "embeddings %s cannot be read (%s): ranking without them", wanted, exc
-                    )
-                self._broken, self._found = wanted, None
+            except OSError as exc:  # e.g. permissions: keep what we have, look again later
+                log.warning("embeddings: cannot read %s (%s)", CURRENT, exc)
+                return self._found
+            if not wanted or wanted == self._broken:
+                return self._found
+            if self._found is not None and self._found.build_id == wanted:
+                return self._found
+            try:
+                self._found = load(self.data_dir, wanted)
+            except FileNotFoundError as exc:
+                if current_build_id(self.data_dir) != wanted:
+                    self._checked = 0.0  # pruned after reading CURRENT: read it again
+                else:  # CURRENT names a build that is not there
+                    self._mark_broken(wanted, exc)
+            except BuildUnreadable as exc:
+                self._mark_broken(wanted, exc)
+            except OSError as exc:  # e.g. out of file handles: not the build's fault
+                log.warning("embeddings %s: cannot read now (%s)", wanted, exc)
         return self._found
+
+    def _mark_broken(self, build_id: str, exc: Exception) -> None:
+        """Log once; keep serving the build already loaded, if any (words alone if none)."""
+        log.error("embeddings %s cannot be read (%s): left out", build_id, exc)
+        self._broken = build_id
 
 
 _stores: dict[str, EmbeddingStore] = {}

@@ -23,7 +23,14 @@ from flask import current_app
 from sqlalchemy import select
 
 from sanity.db import chunked, db
-from sanity.engine.embedding_store import Embeddings, load, root_dir, save, store_for
+from sanity.engine.embedding_store import (
+    BuildUnreadable,
+    Embeddings,
+    load,
+    root_dir,
+    save,
+    store_for,
+)
 from sanity.engine.jobs import child_env
 from sanity.leases import Lease
 from sanity.models import Paper
@@ -31,10 +38,10 @@ from sanity.timeutil import as_utc, get_clock
 
 EMBEDDINGS_LOCK = "embeddings"  # one embedding run at a time
 CHUNK = 256  # papers per forward pass batch written to disk: a killed run loses at most this
-MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+MODEL_FILES = ("config.json", "tokenizer.json", "1_Pooling/config.json", "model.safetensors")
 # A long run publishes what it has once it has PUBLISH_MIN new papers and a quarter of those
 # published: a first run over 100k papers shows its first 1,000 within minutes and writes
-# about five times the final build in all (a fixed step would write it ~n/step/2 times).
+# about 5.5-6 times the final build in all (a fixed step would write it ~n/step/2 times).
 PUBLISH_MIN = 1000
 
 log = logging.getLogger(__name__)
@@ -54,6 +61,8 @@ def enabled(config=None) -> bool:
 
 _models: dict[str, object] = {}
 _models_lock = threading.Lock()
+_fingerprint: tuple[tuple, str | None] = ((), None)  # (the files' key, their fingerprint)
+_warned: set[str] = set()  # builds of another model, logged once
 
 
 def runtime(path: str | None = None):
@@ -67,6 +76,10 @@ def runtime(path: str | None = None):
         raise ModelProblem(f"{exc.name} is missing: pip install 'sanity[semantic]'") from None
 
     with _models_lock:
+        loaded = _models.get(path)
+        now = model_fingerprint(path)
+        if loaded is not None and now is not None and loaded.fingerprint != now:
+            del _models[path]  # the directory's files were replaced: load them again
         if path not in _models:
             try:
                 threads = int(current_app.config.get("SEMANTIC_THREADS") or 1)
@@ -79,6 +92,33 @@ def runtime(path: str | None = None):
 def paper_text(title: str, abstract: str) -> str:
     """What is embedded for a paper: title and abstract (authors have their own features)."""
     return f"{' '.join((title or '').split())}. {' '.join((abstract or '').split())}"
+
+
+def model_fingerprint(path: str) -> str | None:
+    """The fingerprint of the model directory (computed again only when its files change), or
+    None when it cannot be read here (the model's own errors are reported where it loads)."""
+    global _fingerprint
+    try:
+        key = (path, *(_mtime(Path(path) / name) for name in MODEL_FILES))
+    except OSError:
+        return None
+    known, value = _fingerprint
+    if known != key:
+        try:
+            from sanity.engine import semantic  # optional: the `semantic` extra, only when on
+
+            value = semantic.fingerprint(Path(path))
+        except (ImportError, OSError):
+            value = None
+        _fingerprint = (key, value)  # one assignment: a concurrent reader sees old or new
+    return value
+
+
+def _mtime(path: Path) -> int:
+    """A file's modification time; -1 for an optional file that is absent."""
+    if path.name != "model.safetensors" and not path.exists():
+        return -1
+    return path.stat().st_mtime_ns
 
 
 def current() -> Embeddings | None:
@@ -95,32 +135,13 @@ def current() -> Embeddings | None:
     if wanted is not None and wanted != found.model:
         if found.build_id not in _warned:
             _warned.add(found.build_id)
-            log.warning("embeddings %s are another model's: ranking by words until `sanity embed` "
-                        "has embedded every paper with SEMANTIC_MODEL", found.build_id)  # fmt: skip
+            log.warning(
+                "embeddings %s are another model's: ranking by words until `sanity embed` "
+                "has embedded every paper with SEMANTIC_MODEL",
+                found.build_id,
+            )
         return None
     return found
-
-
-_fingerprints: dict[tuple, str | None] = {}
-_warned: set[str] = set()
-
-
-def model_fingerprint(path: str) -> str | None:
-    """The fingerprint of the model directory (computed again only when its files change), or
-    None when it cannot be read here (the model's own errors are reported where it loads)."""
-    try:
-        key = (path, *(os.stat(Path(path) / n).st_mtime_ns for n in MODEL_FILES))
-    except OSError:
-        return None
-    if key not in _fingerprints:
-        try:
-            from sanity.engine import semantic  # optional: the `semantic` extra, only when on
-
-            _fingerprints.clear()
-            _fingerprints[key] = semantic.fingerprint(Path(path))
-        except (ImportError, OSError):
-            _fingerprints[key] = None
-    return _fingerprints[key]
 
 
 def count() -> int | None:
@@ -236,7 +257,7 @@ def embed_missing(
     try:
         try:
             base = load(data_dir)
-        except (OSError, ValueError, KeyError) as exc:
+        except (FileNotFoundError, BuildUnreadable) as exc:  # other errors: the next run
             log.error("embeddings: the current build cannot be read (%s): embedding again", exc)
             base = None
         if base is not None and base.model != model.fingerprint:

@@ -43,35 +43,44 @@ def meaning_scores(E: np.ndarray, rows: np.ndarray, v: np.ndarray) -> np.ndarray
     return np.where(rows >= 0, found[np.maximum(rows, 0)], np.float32(0))
 
 
-def fill_missing(part: np.ndarray, rows: np.ndarray, words: np.ndarray | None) -> np.ndarray:
+def fill_missing(
+    part: np.ndarray, rows: np.ndarray, words: np.ndarray | None, allowed: np.ndarray | None = None
+) -> np.ndarray:
     """Meaning's part for the rows without an embedding yet (`rows` -1, 0 in `part`),
     estimated from their words, so that a paper not embedded yet neither sinks below every
-    embedded one (meaning's cosines are mostly well above 0) nor rises above them. Among the
-    NEAR rows the words score highest, where a list is decided, the least-squares line of
-    meaning's part on the words' score over the embedded ones; elsewhere, the embedded rows'
-    mean (everywhere without words). One line over all rows would overshoot: it is fitted to
-    papers that share almost no words with the query."""
+    embedded one (meaning's cosines are mostly well above 0) nor rises above them: among the
+    NEAR (`allowed`) rows the words score highest, where a list is decided, the least-squares
+    line of meaning's part on the words' score over the embedded ones, kept within their
+    range; elsewhere, and without words, the embedded rows' mean. (One line over all rows
+    overshoots: it is fitted to papers that share almost no words with the query.)"""
     missing = rows < 0
     lacking = int(np.count_nonzero(missing))
     if lacking == 0 or lacking == len(rows):
         return part
     out = part.copy()
-    near = np.zeros(len(rows), dtype=bool)
-    if words is not None:
-        near[np.argpartition(-words, NEAR)[:NEAR] if len(rows) > NEAR else slice(None)] = True
-    far = ~near & ~missing
-    out[missing & ~near] = part[far].mean() if far.any() else part[~missing].mean()
+    out[missing] = part[~missing].mean()
+    if words is None:
+        return out
+    near = _nearest(words, allowed)
     fit, fill = near & ~missing, near & missing
-    if fill.any():
+    if fill.any() and np.count_nonzero(fit) >= 2:
         x, y = words[fit].astype(np.float64), part[fit].astype(np.float64)
-        if len(x) < 2:
-            out[fill] = part[~missing].mean()
-            return out
         centred = x - x.mean()
         spread = float(centred @ centred)
         slope = float(centred @ (y - y.mean())) / spread if spread > 0 else 0.0
-        out[fill] = y.mean() + slope * (words[fill] - x.mean())
+        line = y.mean() + slope * (words[fill] - x.mean())
+        out[fill] = np.clip(line, y.min(), y.max())
     return out
+
+
+def _nearest(words: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
+    """A mask of the NEAR rows (among `allowed`) with the highest words' scores."""
+    candidates = np.arange(len(words)) if allowed is None else np.flatnonzero(allowed)
+    if len(candidates) > NEAR:
+        candidates = candidates[np.argpartition(-words[candidates], NEAR)[:NEAR]]
+    near = np.zeros(len(words), dtype=bool)
+    near[candidates] = True
+    return near
 
 
 def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -146,7 +155,7 @@ def svm(
     words, meaning = w[: X.shape[1]], w[X.shape[1] :]
     by_words = ranking.matvec(X, words)
     part = np.float32(weight) * meaning_scores(E, rows, meaning)
-    scores = by_words + fill_missing(part, rows, by_words)
+    scores = by_words + fill_missing(part, rows, by_words, allowed)
     scores += np.float32(model.intercept_[0])
     ranked = ranking.top_k(scores, k, allowed)
     ranked.words = ranking.explain(words, vocabulary or [], n_words) if vocabulary else None
@@ -165,25 +174,24 @@ def similar(
     columns: sp.csr_matrix | None = None,
 ) -> ranking.Ranking:
     """Cosine of words (+ authors) plus `weight` x cosine of meaning; `meaning` is the query's
-    embedding (or several to average), None when it has none (words alone)."""
-    scores, _ = similar_parts(X, E, rows, weight, query, meaning, columns)
-    return ranking.top_k(scores, k, allowed)
+    embedding (or several to average), None when it has none (words alone). Papers not
+    embedded yet: meaning estimated from their words (`fill_missing`)."""
+    words = _words_cosine(X, query, columns)
+    part = fill_missing(meaning_part(E, rows, weight, meaning), rows, words, allowed)
+    return ranking.top_k(words + part, k, allowed)
 
 
-def similar_parts(X, E, rows, weight, query, meaning, columns=None):
-    """(total score, meaning's part of it) per feature row."""
+def _words_cosine(X, query, columns=None) -> np.ndarray:
+    """Each row's dot product with the query rows' normalised mean (zeros without words)."""
     q = np.asarray(query.mean(axis=0)).ravel().astype(np.float32)
     norm = float(np.linalg.norm(q))
-    words = np.zeros(X.shape[0], dtype=np.float32)
-    if norm > 0:
-        q /= norm
-        if columns is None:
-            words = ranking.matvec(X, q)
-        else:
-            terms = np.flatnonzero(q)
-            words = ranking.column_dot(columns, terms, q[terms], X.shape[0])
-    part = meaning_part(E, rows, weight, meaning)
-    return words + part, part
+    if norm == 0:
+        return np.zeros(X.shape[0], dtype=np.float32)
+    q /= norm
+    if columns is None:
+        return ranking.matvec(X, q)
+    terms = np.flatnonzero(q)
+    return ranking.column_dot(columns, terms, q[terms], X.shape[0])
 
 
 def meaning_part(E, rows, weight: float, meaning) -> np.ndarray:

@@ -151,11 +151,13 @@ _aligned: dict[tuple[str, str], np.ndarray] = {}
 
 def aligned_rows(f: Features, e: embedding_store.Embeddings) -> np.ndarray:
     """Each feature row's embedding row (-1: none yet), computed once per pair of builds."""
+    global _aligned
     key = (f.build_id, e.build_id)
-    if key not in _aligned:
-        _aligned.clear()
-        _aligned[key] = hybrid.aligned(f.ids, e.index)
-    return _aligned[key]
+    found = _aligned.get(key)
+    if found is None:  # one pair kept: replaced in one step, so a concurrent reader never misses
+        found = hybrid.aligned(f.ids, e.index)
+        _aligned = {key: found}
+    return found
 
 
 def _hybrid_similar(f, e, scores, meaning, *, weight: float, limit: int, allowed=None) -> Result:
@@ -165,14 +167,14 @@ def _hybrid_similar(f, e, scores, meaning, *, weight: float, limit: int, allowed
         return Result(_papers(f, _top(f, scores, limit, allowed)))
     rows = aligned_rows(f, e)
     part = hybrid.fill_missing(
-        hybrid.meaning_part(e.for_scoring, rows, weight, meaning), rows, scores
+        hybrid.meaning_part(e.for_scoring, rows, weight, meaning), rows, scores, allowed
     )
     total = part if scores is None else scores + part
     ranked = ranking.top_k(total, limit, allowed)
     # "similar in meaning, not in words": listed only because of meaning (the words alone
     # would have ranked it below the list)
     by_words = set() if scores is None else set(ranking.top_k(scores, limit, allowed).rows.tolist())
-    by_meaning = {f.ids[r] for r in ranked.rows.tolist() if r not in by_words}
+    by_meaning = {f.ids[r] for r in ranked.rows.tolist() if r not in by_words and rows[r] >= 0}
     return Result(_papers(f, ranked), meaning=frozenset(by_meaning))
 
 

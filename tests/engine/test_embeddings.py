@@ -114,27 +114,75 @@ def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
     assert embeddings.current().n == 6
 
 
-@pytest.mark.parametrize("damage", ["meta", "vectors", "current"])
-def test_an_unreadable_build_is_ranked_without_and_embedded_again(semantic_app, damage, caplog):
-    """A damaged build (its metadata, its vectors, or CURRENT naming a missing build) is
-    logged and left out: no embeddings for ranking instead of an error; the next run embeds
-    every paper again into a good build."""
+DAMAGE = {
+    "meta.json": "{not json",
+    "meta.json ": "[]",  # JSON, but not the object save writes
+    "vectors.npy": b"garbage",
+    "vectors.npy ": b"",
+    "updated.npy": None,  # deleted
+}
+
+
+@pytest.mark.parametrize("damage", [*DAMAGE, "CURRENT"])
+def test_an_unreadable_build_is_left_out_and_embedded_again(semantic_app, damage, caplog):
+    """A damaged build (a file garbled, emptied or deleted, or CURRENT naming a build that is
+    not there) is logged once and left out: no embeddings to rank with instead of an error;
+    the next run embeds every paper again, and the same store then serves the good build."""
     topical_papers(2)
     embeddings.embed_missing()
-    root = embedding_store.root_dir(semantic_app.config["DATA_DIR"])
-    build = root / embedding_store.current_build_id(semantic_app.config["DATA_DIR"])
-    if damage == "meta":
-        (build / "meta.json").write_text("{not json")
-    elif damage == "vectors":
-        (build / "vectors.npy").write_bytes(b"garbage")
-    else:
+    data_dir = semantic_app.config["DATA_DIR"]
+    root = embedding_store.root_dir(data_dir)
+    build = root / embedding_store.current_build_id(data_dir)
+    if damage == "CURRENT":
         (root / embedding_store.CURRENT).write_text("20990101T000000-000000000")
-    store = embedding_store.EmbeddingStore(semantic_app.config["DATA_DIR"])
+    elif DAMAGE[damage] is None:
+        (build / damage.strip()).unlink()
+    else:
+        content = DAMAGE[damage]
+        path = build / damage.strip()
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+    store = embedding_store.EmbeddingStore(data_dir)
     assert store.get() is None
+    store._checked = 0.0
+    assert store.get() is None and caplog.text.count("cannot be read") == 1
     again = embeddings.embed_missing()
     assert again.embedded == again.total == 6
-    assert damage == "current" or "cannot be read" in caplog.text
-    assert embedding_store.EmbeddingStore(semantic_app.config["DATA_DIR"]).get().n == 6
+    assert caplog.text.count("cannot be read") == 2  # the job's "embedding again"
+    store._checked = 0.0
+    assert store.get().n == 6
+
+
+def test_a_damaged_newer_build_leaves_the_loaded_one_in_use(semantic_app):
+    """A process that has a good build keeps ranking with it when the next one is damaged."""
+    topical_papers(2)
+    embeddings.embed_missing()
+    data_dir = semantic_app.config["DATA_DIR"]
+    store = embedding_store.EmbeddingStore(data_dir)
+    good = store.get()
+    topical_papers(1, start=semantic_app.extensions["sanity.clock"].now())
+    embeddings.embed_missing()
+    newer = embedding_store.root_dir(data_dir) / embedding_store.current_build_id(data_dir)
+    assert newer.name != good.build_id
+    (newer / "meta.json").write_text("{not json")
+    store._checked = 0.0
+    assert store.get() is good
+
+
+def test_a_model_replaced_in_place_is_loaded_again(semantic_app, tmp_path):
+    """New files in the same SEMANTIC_MODEL directory: the old model's build is not used and
+    the process loads the new model for its queries."""
+    topical_papers(2)
+    path = semantic_app.config["SEMANTIC_MODEL"]
+    first = embeddings.runtime()
+    embeddings.embed_missing()
+    assert embeddings.current() is not None
+    write_model(tmp_path / "model", seed=9)  # the same directory as the fixture's
+    assert embeddings.current() is None
+    assert embeddings.runtime() is not first
+    assert embeddings.runtime().fingerprint == embeddings.model_fingerprint(path)
+    embeddings.embed_missing()
+    embedding_store.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
+    assert embeddings.current().model == embeddings.runtime().fingerprint
 
 
 def test_a_new_build_is_swapped_in(semantic_app):

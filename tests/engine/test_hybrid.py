@@ -76,3 +76,58 @@ def test_a_partly_one_authors_tags_weigh_meaning_in_proportion():
     assert adapted.rows.tolist() == two.rows.tolist()
     np.testing.assert_allclose(adapted.scores, two.scores, rtol=1e-5)
     assert not np.allclose(adapted.scores, full.scores, rtol=1e-3)
+
+
+def test_meaning_of_papers_not_embedded_yet_is_estimated_from_their_words(monkeypatch):
+    """Among the rows nearest in words, a least-squares line of meaning on words (within the
+    embedded rows' range); elsewhere, and without words, the embedded rows' mean; embedded
+    rows untouched; nothing to estimate from: unchanged."""
+    monkeypatch.setattr(hybrid, "NEAR", 4)
+    words = np.array([0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.45, 0.35], dtype=np.float32)
+    part = np.array([0.1, 0.1, 0.1, 0.0, 0.4, 0.6, 0.0, 0.0], dtype=np.float32)
+    rows = np.array([0, 1, 2, -1, 4, 5, -1, -1])
+    out = hybrid.fill_missing(part, rows, words)
+    assert np.array_equal(out[rows >= 0], part[rows >= 0])
+    # nearest 4 in words: rows 5, 6, 4, 7; the line through (0.4, 0.4) and (0.5, 0.6)
+    assert np.allclose(out[[6, 7]], [0.5, 0.4])  # 0.3 (below row 4's 0.4) is kept at 0.4
+    assert np.isclose(out[3], part[rows >= 0].mean())  # not among the nearest
+    assert np.allclose(hybrid.fill_missing(part, rows, None)[[3, 6, 7]], 0.26)
+    monkeypatch.setattr(hybrid, "NEAR", 5)
+    allowed = np.array([True, True, True, True, True, False, True, True])
+    among = hybrid.fill_missing(part, rows, words, allowed)  # nearest allowed: 6, 4, 7, 3, 2
+    assert np.allclose(among[[3, 6, 7]], [0.25, 0.4, 0.325])  # the line through rows 2 and 4
+    everywhere = np.arange(8)
+    assert hybrid.fill_missing(part, everywhere, words) is part
+    assert hybrid.fill_missing(part, -np.ones(8, dtype=int), words) is part
+
+
+def test_a_falling_line_never_buries_the_best_words_match(monkeypatch):
+    """Noise can make the fitted line fall with words: the estimate stays within the
+    embedded rows' range, so the row with by far the most words in common is not buried."""
+    monkeypatch.setattr(hybrid, "NEAR", 5)
+    words = np.array([0.1, 0.2, 0.3, 0.4, 5.0], dtype=np.float32)
+    part = np.array([0.4, 0.3, 0.2, 0.1, 0.0], dtype=np.float32)
+    out = hybrid.fill_missing(part, np.array([0, 1, 2, 3, -1]), words)
+    assert np.isclose(out[4], 0.1)  # the line would say -4.5
+    assert np.argmax(words + out) == 4
+
+
+def test_recommendations_estimate_meaning_for_papers_not_embedded(monkeypatch):
+    """hybrid.svm hands its words' scores, the embedding rows and the filter to fill_missing
+    and ranks by the estimate."""
+    X, E, rows = corpus()
+    rows = rows.copy()
+    rows[::2] = -1
+    seen = {}
+
+    def spy(part, rows_, words, allowed=None):
+        seen.update(rows=rows_, allowed=allowed)
+        out = part.copy()
+        out[rows_ < 0] = 100.0
+        return out
+
+    monkeypatch.setattr(hybrid, "fill_missing", spy)
+    allowed = np.ones(X.shape[0], dtype=bool)
+    ranked = hybrid.svm(X, E, rows, 1.0, np.array([85, 87, 89]), k=10, allowed=allowed)
+    assert seen["rows"] is rows and seen["allowed"] is allowed
+    assert all(rows[r] < 0 for r in ranked.rows)
