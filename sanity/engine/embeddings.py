@@ -152,6 +152,14 @@ def count() -> int | None:
     return found.n if found is not None else 0
 
 
+def left_out() -> int:
+    """Papers in a stored build that is not used: another model's (SEMANTIC_MODEL changed)."""
+    if not enabled():
+        return 0
+    found = store_for(current_app.config["DATA_DIR"]).get()
+    return found.n if found is not None and current() is None else 0
+
+
 # ---- the job: embed what is missing or changed, in resumable chunks ----
 
 

@@ -150,6 +150,7 @@ def stats():
         crawls=list(crawls),
         features=features,
         embedded=embeddings.count(),
+        left_out=embeddings.left_out(),
     )
 
 

@@ -105,13 +105,15 @@ def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
     topical_papers(2)
     embeddings.embed_missing()
     assert embeddings.current().n == 6 and embeddings.count() == 6
+    assert embeddings.left_out() == 0
     semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
     embeddings._models.clear()
     assert embeddings.current() is None and embeddings.count() == 0
+    assert embeddings.left_out() == 6
     assert "another model's" in caplog.text
     embeddings.embed_missing()
     embedding_store.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
-    assert embeddings.current().n == 6
+    assert embeddings.current().n == 6 and embeddings.left_out() == 0
 
 
 DAMAGE = {

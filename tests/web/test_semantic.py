@@ -153,6 +153,10 @@ def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 18
     assert "18 of 18 papers embedded." in client.get("/stats").get_data(as_text=True)
+    app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
+    assert client.get("/api/stats").get_json()["embedded"] == 0
+    page = client.get("/stats").get_data(as_text=True)
+    assert "no paper embedded yet with this model; the 18 embeddings of the previous" in page
 
 
 def test_papers_not_embedded_yet_are_not_pushed_out_by_meaning(app, client, topics, tmp_path):
