@@ -17,9 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sanity.engine.store import _fsync_write
-
-CURRENT = "CURRENT"
+from sanity.engine.store import CURRENT, publish, read_current
 
 log = logging.getLogger(__name__)
 
@@ -57,21 +55,14 @@ def save(emb: Embeddings, data_dir: str | os.PathLike) -> Path:
     """Write a build to a temp directory, rename it into place, then switch CURRENT to it."""
     root = root_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    final, tmp = root / emb.build_id, root / f".{emb.build_id}.tmp-{os.getpid()}"
+    tmp = root / f".{emb.build_id}.tmp-{os.getpid()}"
     try:
         tmp.mkdir()
         np.save(tmp / "vectors.npy", np.asarray(emb.vectors, dtype=np.float16))
         _save_float32(tmp / "scoring.npy", emb.vectors)
         np.save(tmp / "updated.npy", np.asarray(emb.updated, dtype=np.int64))
         meta = {"build_id": emb.build_id, "model": emb.model, "ids": emb.ids}
-        _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
-        for path in tmp.iterdir():
-            with open(path, "rb+") as f:
-                os.fsync(f.fileno())
-        os.rename(tmp, final)
-        pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
-        _fsync_write(pointer, emb.build_id.encode())
-        os.replace(pointer, root / CURRENT)
+        final = publish(tmp, root, emb.build_id, meta)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -91,10 +82,7 @@ def _save_float32(path: Path, vectors: np.ndarray, block: int = 65_536) -> None:
 
 
 def current_build_id(data_dir: str | os.PathLike) -> str | None:
-    try:
-        return (root_dir(data_dir) / CURRENT).read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    return read_current(root_dir(data_dir))
 
 
 class BuildUnreadable(Exception):

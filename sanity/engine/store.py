@@ -40,6 +40,30 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
+def publish(tmp: Path, root: Path, build_id: str, meta: dict) -> Path:
+    """Finish a build written in `tmp`: its `meta.json`, every file flushed, the folder renamed
+    to `root/build_id`, then CURRENT switched to it (a reader sees the old build or the whole
+    new one). The rules of every build kept on disk (features, embeddings)."""
+    _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
+    for path in tmp.iterdir():
+        with open(path, "rb+") as f:
+            os.fsync(f.fileno())
+    final = root / build_id
+    os.rename(tmp, final)
+    pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
+    _fsync_write(pointer, build_id.encode())
+    os.replace(pointer, root / CURRENT)
+    return final
+
+
+def read_current(root: Path) -> str | None:
+    """The build id CURRENT names in `root`, None before the first build."""
+    try:
+        return (root / CURRENT).read_text().strip() or None
+    except FileNotFoundError:
+        return None
+
+
 def staging(data_dir: str | os.PathLike) -> Path:
     """A new folder in which a build writes its matrix files (`features.build(out=...)`) before
     `save(..., staged=...)` publishes it; removed with the other leftovers if never saved."""
@@ -60,7 +84,6 @@ def save(
     matrix files), rename it into place, then switch CURRENT to it."""
     root = features_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)
-    final = root / features.build_id
     tmp = staged or root / f".{features.build_id}.tmp-{os.getpid()}"
     try:
         X = features.X
@@ -86,14 +109,7 @@ def save(
             "categories": features.categories,
             "authors": _authors_meta(features.authors),
         }
-        _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
-        for path in tmp.iterdir():  # flush the matrix and arrays too before publishing
-            with open(path, "rb+") as f:
-                os.fsync(f.fileno())
-        os.rename(tmp, final)
-        pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
-        _fsync_write(pointer, features.build_id.encode())
-        os.replace(pointer, root / CURRENT)
+        final = publish(tmp, root, features.build_id, meta)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         if exc.errno is None:  # numpy's short write: "N requested and M written"
@@ -191,10 +207,7 @@ def _prune(root: Path, keep: list[str], keep_builds: int) -> None:
 
 
 def current_build_id(data_dir: str | os.PathLike) -> str | None:
-    try:
-        return (features_dir(data_dir) / CURRENT).read_text().strip() or None
-    except FileNotFoundError:
-        return None
+    return read_current(features_dir(data_dir))
 
 
 def load(data_dir: str | os.PathLike, build_id: str | None = None) -> Features | None:
