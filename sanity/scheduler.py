@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import exists, select
 
 from sanity.db import db
-from sanity.engine import embeddings, jobs
+from sanity.engine import embedding_job, embeddings, jobs
 from sanity.engine.jobs import full_build, run_in_child
 from sanity.ingest.crawler import crawl
 from sanity.ingest.thumbnails import make_thumbnails
@@ -57,7 +57,7 @@ def crawl_job(app: Flask) -> None:
         run = crawl(get_clock(app))
         jobs.update_after_ingest(run.new + run.updated)
         if embeddings.enabled(app.config) and run.new + run.updated:
-            embeddings.embed_in_child(app)  # the opt-in semantic layer
+            embedding_job.embed_in_child(app)  # the opt-in semantic layer
         return f"crawl {run.status}: {run.new} new, {run.updated} replaced"
 
     run_job(app, "crawl", work, log)

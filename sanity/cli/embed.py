@@ -8,7 +8,7 @@ import os
 import click
 
 from sanity.cli.common import InputError, needs_database, setup_logging, warn
-from sanity.engine import embeddings
+from sanity.engine import embedding_job, embeddings
 
 EMBED_NICENESS = 10
 
@@ -18,13 +18,13 @@ def run_embeddings(echo=click.echo) -> None:
     model directory."""
     last = [0.0]
 
-    def report(stats: embeddings.EmbedStats) -> None:
+    def report(stats: embedding_job.EmbedStats) -> None:
         if stats.seconds - last[0] >= 5:
             last[0] = stats.seconds
             warn(f"  {stats.embedded:,} papers embedded, {stats.rate:.1f} papers/s")
 
     try:
-        echo(embeddings.embed_missing(report).summary())
+        echo(embedding_job.embed_missing(report).summary())
     except (embeddings.SemanticOff, embeddings.ModelProblem) as exc:
         raise InputError(str(exc)) from None  # the setting (or its directory) is the problem
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sanity.db import db
-from sanity.engine import embedding_store, embeddings, hybrid
+from sanity.engine import embedding_job, embedding_store, embeddings, hybrid
 from sanity.models import Paper
 from tests.factories import topical_papers
 from tests.semantic_model import write_model
@@ -25,14 +25,14 @@ def test_off_by_default(app):
     """Without SEMANTIC_MODEL the layer is off: no embeddings, a clear refusal to embed."""
     assert not embeddings.enabled() and embeddings.current() is None
     with pytest.raises(embeddings.SemanticOff, match="SEMANTIC_MODEL"):
-        embeddings.embed_missing()
+        embedding_job.embed_missing()
 
 
 def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
     """A first run embeds every paper; the next embeds nothing; a paper's newer version is
     embedded again and keeps its row."""
     ids = [pid for group in topical_papers(3).values() for pid in group]
-    first = embeddings.embed_missing()
+    first = embedding_job.embed_missing()
     assert first.embedded == len(ids) == first.total
     built = embedding_store.load(semantic_app.config["DATA_DIR"])
     assert sorted(built.ids) == sorted(ids)
@@ -40,12 +40,12 @@ def test_embeds_every_paper_once_then_only_changed_ones(semantic_app):
     assert np.allclose(np.linalg.norm(built.vectors.astype(np.float32), axis=1), 1, atol=1e-2)
     assert built.scoring.dtype == np.float32 and isinstance(built.scoring, np.memmap)
     assert np.array_equal(built.scoring, built.vectors.astype(np.float32))
-    assert embeddings.embed_missing().embedded == 0
+    assert embedding_job.embed_missing().embedded == 0
     paper = db.session.get(Paper, ids[0])
     paper.abstract = "Cats and dogs."
     paper.updated = paper.updated + timedelta(days=1)
     db.session.commit()
-    again = embeddings.embed_missing()
+    again = embedding_job.embed_missing()
     assert again.embedded == 1 and again.total == len(ids)
     after = embedding_store.load(semantic_app.config["DATA_DIR"])
     row = after.index[ids[0]]
@@ -59,15 +59,15 @@ def test_an_interrupted_run_resumes_from_its_chunks(semantic_app, monkeypatch):
     """Killed after its first chunk: nothing is published, and the next run takes that chunk
     as done and embeds only the rest."""
     ids = [pid for group in topical_papers(2).values() for pid in group]
-    monkeypatch.setattr(embeddings, "CHUNK", 2)
+    monkeypatch.setattr(embedding_job, "CHUNK", 2)
 
     def stop(stats):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        embeddings.embed_missing(report=stop)
+        embedding_job.embed_missing(report=stop)
     assert embedding_store.current_build_id(semantic_app.config["DATA_DIR"]) is None
-    resumed = embeddings.embed_missing()
+    resumed = embedding_job.embed_missing()
     assert resumed.resumed == 2 and resumed.embedded == len(ids) - 2
     assert resumed.total == len(ids)
 
@@ -75,9 +75,9 @@ def test_an_interrupted_run_resumes_from_its_chunks(semantic_app, monkeypatch):
 def test_another_model_embeds_everything_again(semantic_app, tmp_path):
     """Vectors of another model are never mixed with this one's."""
     topical_papers(2)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
-    again = embeddings.embed_missing()
+    again = embedding_job.embed_missing()
     assert again.embedded == again.total == 6
 
 
@@ -85,8 +85,8 @@ def test_a_long_run_publishes_more_rarely_as_the_build_grows(semantic_app, monke
     """A run publishes what it has once it has PUBLISH_MIN new papers and a quarter of the
     published ones: early papers become rankable soon, a large build is rewritten rarely."""
     topical_papers(6)  # 18 papers
-    monkeypatch.setattr(embeddings, "CHUNK", 1)
-    monkeypatch.setattr(embeddings, "PUBLISH_MIN", 2)
+    monkeypatch.setattr(embedding_job, "CHUNK", 1)
+    monkeypatch.setattr(embedding_job, "PUBLISH_MIN", 2)
     data_dir = semantic_app.config["DATA_DIR"]
     published = []
 
@@ -95,7 +95,7 @@ def test_a_long_run_publishes_more_rarely_as_the_build_grows(semantic_app, monke
         if found is not None and (not published or published[-1] != found.n):
             published.append(found.n)
 
-    embeddings.embed_missing(report=seen)
+    embedding_job.embed_missing(report=seen)
     assert published == [2, 4, 6, 8, 10, 12, 15, 18]
 
 
@@ -103,7 +103,7 @@ def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
     """After SEMANTIC_MODEL changes, the old model's vectors are never compared with the new
     model's queries: no current embeddings (papers rank by words) until the new model's."""
     topical_papers(2)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     assert embeddings.current().n == 6 and embeddings.count() == 6
     assert embeddings.left_out() == 0
     semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
@@ -111,7 +111,7 @@ def test_a_build_of_another_model_is_not_used(semantic_app, tmp_path, caplog):
     assert embeddings.current() is None and embeddings.count() == 0
     assert embeddings.left_out() == 6
     assert "another model's" in caplog.text
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     embedding_store.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
     assert embeddings.current().n == 6 and embeddings.left_out() == 0
 
@@ -131,7 +131,7 @@ def test_an_unreadable_build_is_left_out_and_embedded_again(semantic_app, damage
     not there) is logged once and left out: no embeddings to rank with instead of an error;
     the next run embeds every paper again, and the same store then serves the good build."""
     topical_papers(2)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     data_dir = semantic_app.config["DATA_DIR"]
     root = embedding_store.root_dir(data_dir)
     build = root / embedding_store.current_build_id(data_dir)
@@ -147,7 +147,7 @@ def test_an_unreadable_build_is_left_out_and_embedded_again(semantic_app, damage
     assert store.get() is None
     store._checked = 0.0
     assert store.get() is None and caplog.text.count("cannot be read") == 1
-    again = embeddings.embed_missing()
+    again = embedding_job.embed_missing()
     assert again.embedded == again.total == 6
     assert caplog.text.count("cannot be read") == 2  # the job's "embedding again"
     store._checked = 0.0
@@ -157,12 +157,12 @@ def test_an_unreadable_build_is_left_out_and_embedded_again(semantic_app, damage
 def test_a_damaged_newer_build_leaves_the_loaded_one_in_use(semantic_app):
     """A process that has a good build keeps ranking with it when the next one is damaged."""
     topical_papers(2)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     data_dir = semantic_app.config["DATA_DIR"]
     store = embedding_store.EmbeddingStore(data_dir)
     good = store.get()
     topical_papers(1, start=semantic_app.extensions["sanity.clock"].now())
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     newer = embedding_store.root_dir(data_dir) / embedding_store.current_build_id(data_dir)
     assert newer.name != good.build_id
     (newer / "meta.json").write_text("{not json")
@@ -176,13 +176,13 @@ def test_a_model_replaced_in_place_is_loaded_again(semantic_app, tmp_path):
     topical_papers(2)
     path = semantic_app.config["SEMANTIC_MODEL"]
     first = embeddings.runtime()
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     assert embeddings.current() is not None
     write_model(tmp_path / "model", seed=9)  # the same directory as the fixture's
     assert embeddings.current() is None
     assert embeddings.runtime() is not first
     assert embeddings.runtime().fingerprint == embeddings.model_fingerprint(path)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     embedding_store.store_for(semantic_app.config["DATA_DIR"])._checked = 0.0
     assert embeddings.current().model == embeddings.runtime().fingerprint
 
@@ -190,12 +190,12 @@ def test_a_model_replaced_in_place_is_loaded_again(semantic_app, tmp_path):
 def test_a_new_build_is_swapped_in(semantic_app):
     """The per-process store serves the newest published build."""
     topical_papers(2)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     store = embedding_store.store_for(semantic_app.config["DATA_DIR"])
     store._checked = 0.0
     first = store.get()
     topical_papers(1, start=first and semantic_app.extensions["sanity.clock"].now())
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     store._checked = 0.0
     assert store.get().n == first.n + 3
 
@@ -225,7 +225,7 @@ def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):
     """Builds saved before the float32 copy existed are scored from float16, with the same
     result: the copy only saves converting every value per request."""
     topical_papers(3)
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     root = embedding_store.root_dir(semantic_app.config["DATA_DIR"])
     built = embedding_store.load(semantic_app.config["DATA_DIR"])
     v = np.asarray(built.vectors[0], dtype=np.float32)

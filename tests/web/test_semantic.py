@@ -12,7 +12,7 @@ from sqlalchemy import select
 from config import TestingConfig
 from sanity import create_app
 from sanity.db import db
-from sanity.engine import embedding_store, embeddings, jobs
+from sanity.engine import embedding_job, embedding_store, embeddings, jobs
 from sanity.models import Paper
 from tests.factories import make_paper, topical_papers
 from tests.semantic_model import write_model
@@ -33,7 +33,7 @@ def turn_on(app, path, weight: float = 1.0) -> None:
     app.config.update(SEMANTIC_MODEL=str(path), SEMANTIC_WEIGHT=weight)
     app.config["SEMANTIC_SIMILAR_WEIGHT"] = weight
     embeddings._models.clear()
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     embedding_store.store_for(app.config["DATA_DIR"])._checked = 0.0
 
 
@@ -144,12 +144,12 @@ def test_stats_say_how_many_papers_have_embeddings(app, client, topics, tmp_path
     store = embedding_store.store_for(app.config["DATA_DIR"])
     assert client.get("/api/stats").get_json()["embedded"] == 0
     assert "no paper embedded yet" in client.get("/stats").get_data(as_text=True)
-    embeddings.embed_missing(limit=5)
+    embedding_job.embed_missing(limit=5)
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 5
     page = client.get("/stats").get_data(as_text=True)
     assert "5 of 18 papers embedded; the rest rank by their words" in page
-    embeddings.embed_missing()
+    embedding_job.embed_missing()
     store._checked = 0.0
     assert client.get("/api/stats").get_json()["embedded"] == 18
     assert "18 of 18 papers embedded." in client.get("/stats").get_data(as_text=True)
@@ -166,7 +166,7 @@ def test_papers_not_embedded_yet_are_not_pushed_out_by_meaning(app, client, topi
     lists."""
     app.config.update(SEMANTIC_MODEL=str(write_model(tmp_path / "model")), SEMANTIC_TEXT_WEIGHT=1)
     embeddings._models.clear()
-    embeddings.embed_missing(limit=9)
+    embedding_job.embed_missing(limit=9)
     embedding_store.store_for(app.config["DATA_DIR"])._checked = 0.0
     done = set(embeddings.current().ids)
     waiting = [p for p in db.session.scalars(select(Paper)) if p.id not in done]
