@@ -190,7 +190,7 @@ RANKS = ("time", "search", "similar", "tags", "random", "popular", "semantic")
 
 
 class ListArgsSchema(QuerySchema):
-    """The paper list's URL (sanity.web.listing.ListArgs)."""
+    """The paper list's URL (sanity.web.list_args.ListArgs)."""
 
     q = search_words(required=False, load_default="")
     rank = Lower(validate=validate.OneOf(RANKS, error="must be one of: " + ", ".join(RANKS)))

@@ -12,7 +12,7 @@ from sanity import engine
 from sanity.db import db
 from sanity.papers import last_crawl, stats_dict
 from sanity.timeutil import get_clock
-from sanity.web import listing
+from sanity.web import list_args, listing
 from sanity.web.thumbs import note_thumbnails
 
 bp = Blueprint("papers", __name__)
@@ -83,7 +83,7 @@ def tags_by_paper(viewer: listing.Viewer, papers) -> dict[str, list[tuple[str, b
 @bp.get("/")
 def index():
     """The paper list: newest, search, similar, recommended or random, with filters."""
-    args = listing.parse_args()
+    args = list_args.parse_args()
     viewer = current_viewer()
     now = get_clock().now()
     found = listing.run(args, viewer, now)
@@ -97,7 +97,7 @@ def index():
         args=args,
         listing=found,
         paper_tags=tags_by_paper(viewer, papers),
-        windows=listing.WINDOWS,
+        windows=list_args.WINDOWS,
         categories=listing.top_categories(),
         stats=stats_dict() if show_status else None,
         crawl=last_crawl() if show_status else None,
