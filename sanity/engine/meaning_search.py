@@ -3,7 +3,7 @@ the papers nearest in meaning, within the listing's filters.
 
 The query is read as a search by words reads it (`sanity.query.parse_query`): a category code
 of this instance's papers filters by that category and is not embedded; an arXiv id alone
-ranks by that paper's own embedding, so the paper comes first."""
+ranks by that paper's own embedding, so the paper comes first (an unknown id finds nothing)."""
 
 from __future__ import annotations
 
@@ -33,9 +33,15 @@ def search_by_meaning(text: str, filters: Filters, page: int, per_page: int, cap
         inside &= f.category_mask(category)
     allowed = np.zeros(e.n, dtype=bool)
     allowed[rows[inside]] = True
-    row = e.index.get(query.paper_id) if query.paper_id else None
-    if row is not None:
-        v = np.asarray(e.for_scoring[row], dtype=np.float32)
+    if query.paper_id:  # the query is an id alone: that paper's meaning, not the id's
+        row = e.index.get(query.paper_id)
+        paper = db.session.get(Paper, query.paper_id) if row is None else None
+        if row is None and paper is None:
+            return [], 0  # no such paper here, as a search by words finds none
+        if row is not None:
+            v = np.asarray(e.for_scoring[row], dtype=np.float32)
+        else:  # not embedded yet: its text, embedded now
+            v = embeddings.runtime().encode([embeddings.paper_text(paper.title, paper.abstract)])[0]
     else:
         words = [token for token in text.split() if token not in categories]
         if not words:

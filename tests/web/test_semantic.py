@@ -78,8 +78,8 @@ def test_search_by_meaning_reads_category_codes_and_ids_as_a_search_by_words_doe
     app, client, topics, tmp_path
 ):
     """A category code in the sentence filters by it (and is not embedded); an arXiv id alone
-    ranks by that paper's meaning, the paper first; a sentence of category codes only is a
-    400 that says why."""
+    ranks by that paper's meaning, the paper first, and an unknown id finds nothing; a sentence
+    of category codes only is a 400 that says why."""
     turn_on(app, write_model(tmp_path / "model"))
     model, stored = embeddings.runtime(), embeddings.current()
 
@@ -93,6 +93,8 @@ def test_search_by_meaning_reads_category_codes_and_ids_as_a_search_by_words_doe
     everyone = [pid for t in topics.values() for pid in t]
     assert ids_of(same) == nearest(stored.vectors[stored.index[seed]], everyone)
     assert ids_of(same)[0] == seed
+    unknown = client.get("/api/search?q=2401.99999&mode=semantic").get_json()
+    assert unknown == {"papers": [], "total": 0, "page": 1}
     only = client.get("/api/search?q=cs.RO&mode=semantic")
     assert only.status_code == 400 and "besides category codes" in only.get_json()["error"]
     assert client.get("/?q=cs.RO&rank=semantic").status_code == 400
