@@ -5,8 +5,10 @@ compute`, imports and the worker after each crawl, in a child process at low pri
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -89,7 +91,17 @@ def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings |
     save(built, data_dir)
     for path, _ in chunks:
         path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):  # not empty: a chunk written meanwhile
+        folder.rmdir()
     return load(data_dir, build_id)
+
+
+def _drop_other_models(data_dir: str, model: str) -> None:
+    """Chunks of an interrupted run with another model are of no use to this one."""
+    for folder in (root_dir(data_dir) / "pending").glob("*"):
+        if folder.name != model and folder.is_dir():
+            log.info("embeddings: dropping an interrupted run's chunks of another model")
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def epoch(value) -> int:
@@ -144,6 +156,7 @@ def embed_missing(
         if base is not None and base.model != model.fingerprint:
             log.info("embeddings: the model changed, embedding every paper again")
             base = None
+        _drop_other_models(data_dir, model.fingerprint)
         folder = pending_dir(data_dir, model.fingerprint)
         resumed = {str(pid) for _, data in _pending(folder) for pid in data["ids"]}
         wanted = todo(base, resumed)[:limit]

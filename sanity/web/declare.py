@@ -13,7 +13,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import abort
 from flask_login import login_required
 from flask_smorest.spec.plugins import FlaskPlugin
-from webargs.flaskparser import FlaskParser
+from webargs.flaskparser import FlaskParser, is_json_request
 
 from sanity.web.fields import NO_NUL
 from sanity.web.schemas import Error
@@ -66,6 +66,12 @@ class Parser(FlaskParser):
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         abort(400, "the body is not valid JSON")
+
+    def _raw_load_json(self, req):
+        # `curl -d '{...}'` sends a form's content type: say so instead of "text is required"
+        if not is_json_request(req) and (req.content_length or req.get_data(cache=True)):
+            abort(400, "the body must be JSON, sent with Content-Type: application/json")
+        return super()._raw_load_json(req)
 
 
 parser = Parser()

@@ -70,6 +70,27 @@ def test_an_interrupted_run_resumes_from_its_chunks(semantic_app, monkeypatch):
     resumed = embedding_job.embed_missing()
     assert resumed.resumed == 2 and resumed.embedded == len(ids) - 2
     assert resumed.total == len(ids)
+    pending = embedding_store.root_dir(semantic_app.config["DATA_DIR"]) / "pending"
+    assert not any(pending.iterdir()), "a finished run leaves no chunk and no empty folder"
+
+
+def test_an_interrupted_run_of_another_model_is_dropped(semantic_app, monkeypatch, tmp_path):
+    """Chunks left by a killed run of the previous model are deleted by the next model's run,
+    not kept on disk for ever nor mixed in."""
+    topical_papers(2)
+    monkeypatch.setattr(embedding_job, "CHUNK", 2)
+
+    def stop(stats):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        embedding_job.embed_missing(report=stop)
+    pending = embedding_store.root_dir(semantic_app.config["DATA_DIR"]) / "pending"
+    assert [p for p in pending.iterdir() if any(p.iterdir())]
+    semantic_app.config["SEMANTIC_MODEL"] = str(write_model(tmp_path / "other", seed=9))
+    again = embedding_job.embed_missing()
+    assert again.resumed == 0 and again.embedded == again.total == 6
+    assert not any(pending.iterdir())
 
 
 def test_another_model_embeds_everything_again(semantic_app, tmp_path):

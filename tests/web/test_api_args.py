@@ -161,3 +161,12 @@ def test_pasted_text_for_similar_papers_says_what_is_wrong_with_it(client):
         assert "is required" in text(response) and "too long" not in text(response), body
     response = client.post("/api/similar", json={"text": "x " * 10_001})
     assert response.status_code == 400 and "too long" in text(response)
+
+
+def test_a_body_sent_without_the_json_content_type_is_told_so(client):
+    """`curl -d '{"text": ...}'` sends application/x-www-form-urlencoded: the answer names the
+    content type instead of "text is required"."""
+    for kind in ("application/x-www-form-urlencoded", "text/plain", None):
+        response = client.post("/api/similar", data='{"text": "graph networks"}', content_type=kind)
+        assert response.status_code == 400, kind
+        assert "Content-Type: application/json" in text(response), kind
