@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ CHUNK = 256  # papers per forward pass batch written to disk: a killed run loses
 # published: a first run over 100k papers shows its first 1,000 within minutes and writes
 # about 5.5-6 times the final build in all (a fixed step would write it ~n/step/2 times).
 PUBLISH_MIN = 1000
+CHILD_HOURS = 24  # a worker's run is stopped after this (a first run over 1M papers is longer)
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,16 @@ def pending_dir(data_dir: str | os.PathLike, model: str) -> Path:
 
 
 def _pending(folder: Path) -> list[tuple[Path, dict]]:
-    """Chunks embedded but not yet published (left by this run or a killed one)."""
+    """Chunks embedded but not yet published (left by this run or a killed one); a damaged
+    one is deleted (its papers are embedded again)."""
     out = []
-    for path in sorted(folder.glob("*.npz")) if folder.exists() else []:
-        with np.load(path) as data:
-            out.append((path, {k: data[k] for k in ("ids", "updated", "vectors")}))
+    for path in sorted(folder.glob("[!.]*.npz")) if folder.exists() else []:
+        try:
+            with np.load(path) as data:
+                out.append((path, {k: data[k] for k in ("ids", "updated", "vectors")}))
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            log.error("embeddings: deleting the unreadable chunk %s (%s)", path.name, exc)
+            path.unlink(missing_ok=True)
     return out
 
 
@@ -55,11 +62,15 @@ def _write_chunk(folder: Path, ids: list[str], updated: list[int], vectors: np.n
     folder.mkdir(parents=True, exist_ok=True)
     name = f"{time.time_ns():020d}-{os.getpid()}"
     tmp = folder / f".{name}.tmp.npz"
-    np.savez(tmp, ids=np.array(ids), updated=np.array(updated, dtype=np.int64),
-             vectors=vectors.astype(np.float16))  # fmt: skip
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, folder / f"{name}.npz")
+    try:
+        np.savez(tmp, ids=np.array(ids), updated=np.array(updated, dtype=np.int64),
+                 vectors=vectors.astype(np.float16))  # fmt: skip
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, folder / f"{name}.npz")
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk: nothing half-written is left
+        raise
 
 
 def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings | None:
@@ -96,12 +107,20 @@ def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings |
     return load(data_dir, build_id)
 
 
-def _drop_other_models(data_dir: str, model: str) -> None:
-    """Chunks of an interrupted run with another model are of no use to this one."""
-    for folder in (root_dir(data_dir) / "pending").glob("*"):
+def _tidy(data_dir: str, model: str) -> None:
+    """What a killed run left behind (called holding the lease, so no run is writing): its
+    half-written chunk and build, and the chunks of another model's interrupted run."""
+    root = root_dir(data_dir)
+    for folder in (root / "pending").glob("*"):
         if folder.name != model and folder.is_dir():
             log.info("embeddings: dropping an interrupted run's chunks of another model")
             shutil.rmtree(folder, ignore_errors=True)
+    for tmp in (*root.glob(".*.tmp-*"), *(root / "pending" / model).glob(".*.tmp.npz")):
+        log.info("embeddings: removing %s, left by a run that was stopped", tmp.name)
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
 
 
 def epoch(value) -> int:
@@ -156,7 +175,7 @@ def embed_missing(
         if base is not None and base.model != model.fingerprint:
             log.info("embeddings: the model changed, embedding every paper again")
             base = None
-        _drop_other_models(data_dir, model.fingerprint)
+        _tidy(data_dir, model.fingerprint)
         folder = pending_dir(data_dir, model.fingerprint)
         resumed = {str(pid) for _, data in _pending(folder) for pid in data["ids"]}
         wanted = todo(base, resumed)[:limit]
@@ -192,13 +211,18 @@ def embed_in_child(app) -> bool:
     if not app.config["FEATURES_IN_CHILD"]:
         log.info("embeddings: %s", embed_missing().summary())
         return True
-    result = subprocess.run(
-        [sys.executable, "-m", "sanity", "embed"],
-        env=child_env(app),
-        capture_output=True,
-        text=True,
-        timeout=24 * 3600,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "sanity", "embed"],
+            env=child_env(app),
+            capture_output=True,
+            text=True,
+            timeout=CHILD_HOURS * 3600,
+        )
+    except subprocess.TimeoutExpired:
+        log.warning("embeddings: stopped after %d hours; the next run goes on from there "
+                    "(its chunks are kept)", CHILD_HOURS)  # fmt: skip
+        return False
     if result.returncode != 0:
         log.error("embeddings failed: %s", (result.stderr.strip().splitlines() or ["?"])[-1])
         return False

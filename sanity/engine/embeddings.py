@@ -16,7 +16,14 @@ from flask import current_app
 
 from sanity.engine.embedding_store import Embeddings, store_for
 
-MODEL_FILES = ("config.json", "tokenizer.json", "1_Pooling/config.json", "model.safetensors")
+MODEL_FILES = (
+    "config.json",
+    "tokenizer.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "model.safetensors",
+)
 
 log = logging.getLogger(__name__)
 

@@ -91,6 +91,16 @@ def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
+def _mean_filled(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`dense_rows`, with a row not embedded yet given the others' mean: zeros would teach
+    the SVM that having no embedding (the newest papers, during a first run) marks a class."""
+    out = dense_rows(E, rows)
+    have = rows >= 0
+    if have.any() and not have.all():
+        out[~have] = out[have].mean(axis=0)
+    return out
+
+
 def _as_csr(dense: np.ndarray) -> sp.csr_matrix:
     """A dense block as CSR without searching it for zeros (scipy's conversion would)."""
     n, d = dense.shape
@@ -141,13 +151,16 @@ def svm(
     if len(pos) == 0:
         return ranking.empty()
     weight *= 1.0 - author_share(X, split, pos)
+    if not (rows[pos] >= 0).any():
+        weight = 0.0  # no tagged paper embedded yet (a first run): nothing to learn meaning from
     if weight <= 0:  # meaning left out: the words' ranker, without 384 columns of zeros
         return classifier.svm(X, pos, negatives, k=k, C=C, n_sampled=n_sampled, allowed=allowed,
                               vocabulary=vocabulary, n_words=n_words, seed=seed)  # fmt: skip
     if len(neg) == 0:
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
-    dense = dense_rows(E, rows[train_rows]) * np.float32(weight)
+    dense = np.concatenate([_mean_filled(E, rows[pos]), _mean_filled(E, rows[neg])])
+    dense *= np.float32(weight)
     train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
     model = classifier.fit_svm(train, y, C)

@@ -47,11 +47,15 @@ def _read_json(path: Path, default=None):
         raise ModelError(f"{path}: cannot read it ({exc})") from None
 
 
-def _pooling(root: Path) -> Pooling:
+def _pooling_folder(root: Path) -> str:
     modules = _read_json(root / "modules.json", default=[])
     kinds = {m.get("type", "").rsplit(".", 1)[-1]: m.get("path", "") for m in modules}
-    folder = kinds.get("Pooling", "1_Pooling")
-    conf = _read_json(root / folder / "config.json", default={"pooling_mode_mean_tokens": True})
+    return kinds.get("Pooling", "1_Pooling")
+
+
+def _pooling(root: Path) -> Pooling:
+    conf = _read_json(root / _pooling_folder(root) / "config.json",
+                      default={"pooling_mode_mean_tokens": True})  # fmt: skip
     modes = [m for m in ("cls_token", "max_tokens", "mean_sqrt_len_tokens", "mean_tokens")
              if conf.get(f"pooling_mode_{m}")]  # fmt: skip
     if len(modes) != 1:
@@ -61,16 +65,17 @@ def _pooling(root: Path) -> Pooling:
 
 
 def fingerprint(root: Path) -> str:
-    """What identifies the model's output: its config, tokenizer and weights' size and head.
-    Embeddings made with another fingerprint are recomputed."""
+    """What identifies the model's output: every file that shapes it (config, tokenizer,
+    modules, sequence length, pooling) and the whole weights file (a fine-tuned model of the
+    same size differs only deep inside it). Embeddings made with another fingerprint are
+    recomputed. Reads the weights once: about 0.2 s for all-MiniLM-L6-v2."""
     digest = hashlib.sha256()
-    for name in ("config.json", "tokenizer.json", "1_Pooling/config.json"):
+    names = ("config.json", "tokenizer.json", "modules.json", "sentence_bert_config.json")
+    for name in (*names, f"{_pooling_folder(root)}/config.json"):
         path = root / name
         digest.update(path.read_bytes() if path.exists() else b"-")
-    weights = root / "model.safetensors"
-    digest.update(str(weights.stat().st_size).encode())
-    with open(weights, "rb") as f:
-        digest.update(f.read(1 << 20))
+    with open(root / "model.safetensors", "rb") as f:
+        digest.update(hashlib.file_digest(f, "sha256").digest())
     return digest.hexdigest()[:16]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,3 +258,48 @@ def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):
     without = hybrid.by_meaning(old.for_scoring, v, 5)
     assert list(with_copy.rows) == list(without.rows)
     assert np.allclose(with_copy.scores, without.scores, atol=1e-6)
+
+
+def test_a_full_disk_or_a_killed_run_leaves_nothing_that_stops_the_next(semantic_app, monkeypatch):
+    """A chunk write that fails (disk full) removes its half-written file; a half-written
+    chunk or build left by a killed run, and a damaged chunk, are removed by the next run,
+    which then embeds every paper."""
+    topical_papers(2)
+    data_dir = semantic_app.config["DATA_DIR"]
+    folder = embedding_job.pending_dir(data_dir, embeddings.runtime().fingerprint)
+    real = np.savez
+
+    def full_disk(path, **arrays):
+        Path(path).write_bytes(b"PK\x03\x04 partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        embedding_job.embed_missing()
+    assert not list(folder.iterdir())
+    monkeypatch.setattr(np, "savez", real)
+    (folder / ".00000000000000000001-1.tmp.npz").write_bytes(b"PK\x03\x04 killed mid-write")
+    (folder / "00000000000000000002-1.npz").write_bytes(b"garbled")
+    killed_build = embedding_store.root_dir(data_dir) / ".20260101T000000-1.tmp-1"
+    killed_build.mkdir()
+    (killed_build / "vectors.npy").write_bytes(b"\x93NUMPY half")
+    done = embedding_job.embed_missing()
+    assert done.embedded == done.total == 6
+    assert not folder.exists() and not killed_build.exists()
+
+
+def test_a_worker_run_stopped_after_its_hours_is_logged_not_a_crash(
+    semantic_app, monkeypatch, caplog, tmp_path
+):
+    """The worker stops an embedding child after CHILD_HOURS: a warning that the next run goes
+    on, not an exception out of the crawl job."""
+    semantic_app.config["FEATURES_IN_CHILD"] = True
+    slow = tmp_path / "slow-python"
+    slow.write_text("#!/bin/sh\nexec sleep 30\n")
+    slow.chmod(0o755)
+    monkeypatch.setattr(embedding_job, "CHILD_HOURS", 0.2 / 3600)
+    monkeypatch.setattr(embedding_job.sys, "executable", str(slow))
+    monkeypatch.setattr(embedding_job, "child_env", lambda app: {})
+    with caplog.at_level("WARNING"):
+        assert embedding_job.embed_in_child(semantic_app) is False
+    assert "the next run goes on" in caplog.text

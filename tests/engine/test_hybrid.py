@@ -131,3 +131,30 @@ def test_recommendations_estimate_meaning_for_papers_not_embedded(monkeypatch):
     ranked = hybrid.svm(X, E, rows, 1.0, np.array([85, 87, 89]), k=10, allowed=allowed)
     assert seen["rows"] is rows and seen["allowed"] is allowed
     assert all(rows[r] < 0 for r in ranked.rows)
+
+
+def test_tags_without_any_embedding_rank_by_words_and_authors():
+    """During a first embedding run the newest tagged papers have no embedding: with none of
+    them embedded there is nothing to learn meaning from, and the ranking is the words' (all
+    zeros would teach the SVM that lacking an embedding marks what the user wants)."""
+    X, E, rows = corpus()
+    rows = rows.copy()
+    pos = np.array([85, 86, 87, 88, 89])
+    rows[pos] = -1
+    ranked = hybrid.svm(X, E, rows, 3.0, pos, k=30)
+    words_only = classifier.svm(X, pos, k=30)
+    assert ranked.rows.tolist() == words_only.rows.tolist()
+    np.testing.assert_allclose(ranked.scores, words_only.scores, rtol=1e-6)
+
+
+def test_tagged_papers_not_embedded_yet_do_not_bend_meaning():
+    """Four of five tagged papers of topic 2 lack an embedding: they count as the embedded
+    tagged papers' meaning, so the list is topic 2 as when all five are embedded."""
+    X, E, rows = corpus(1)
+    pos = np.array([85, 86, 87, 88, 89])
+    partial = rows.copy()
+    partial[pos[1:]] = -1
+    allowed = np.ones(X.shape[0], dtype=bool)
+    allowed[pos] = False
+    ranked = hybrid.svm(X, E, partial, 3.0, pos, k=20, allowed=allowed)
+    assert all(r // AUTHORS % DIM == 2 for r in ranked.rows)

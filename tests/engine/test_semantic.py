@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file, save_file
 
 from sanity.engine.semantic import Model, ModelError, _gelu
 from tests.semantic_model import write_model
@@ -64,6 +65,24 @@ def test_a_changed_model_has_another_fingerprint(tmp_path):
     b = Model(write_model(tmp_path / "b", seed=2))
     assert a.fingerprint != b.fingerprint
     assert Model(tmp_path / "a").fingerprint == a.fingerprint
+
+
+def test_a_model_changed_deep_inside_or_in_its_length_has_another_fingerprint(tmp_path):
+    """Fine-tuned weights of the same size that differ only in the last layer (far past the
+    file's head), or another max_seq_length, change the vectors, so the fingerprint too."""
+    root = write_model(tmp_path / "m")
+    before = Model(root)
+    raw = load_file(str(root / "model.safetensors"))
+    last = max(k for k in raw if k.endswith("intermediate.dense.weight"))
+    raw[last] = raw[last][::-1].copy()  # the last layer's rows in reverse order
+    size = (root / "model.safetensors").stat().st_size
+    save_file(raw, str(root / "model.safetensors"))
+    assert (root / "model.safetensors").stat().st_size == size
+    tuned = Model(root)
+    assert not np.allclose(tuned.encode(TEXTS), before.encode(TEXTS))
+    assert tuned.fingerprint != before.fingerprint
+    shorter = Model(write_model(tmp_path / "short", max_seq_length=8))
+    assert shorter.fingerprint != Model(write_model(tmp_path / "long")).fingerprint
 
 
 def test_a_bad_model_directory_is_one_clear_error(tmp_path, model_dir):
