@@ -25,7 +25,7 @@ import numpy as np
 from common import fill, load_records, make_app, require_data, stats
 
 from sanity.engine import embedding_store, hybrid
-from sanity.engine.semantic import fingerprint
+from sanity.engine.semantic import model_fingerprint
 
 
 def vectors_for(records: list[dict], cache: str | None, cached_papers: int, dim: int):
@@ -56,8 +56,9 @@ def publish(app, model_dir: str, records: list[dict], cache, cached_papers: int)
         chosen = [r for r in records if r["id"] in updated]
         vectors, hits = vectors_for(chosen, cache, cached_papers, 384)
         stamps = np.array([int(updated[i].timestamp()) for i in ids], dtype=np.int64)
-        emb = embedding_store.Embeddings("1" + time.strftime("%Y%m%d%H%M%S"),
-                                    fingerprint(Path(model_dir)), ids, stamps, vectors)  # fmt: skip
+        model = model_fingerprint(Path(model_dir))
+        build_id = "1" + time.strftime("%Y%m%d%H%M%S")
+        emb = embedding_store.Embeddings(build_id, model, ids, stamps, vectors)
         embedding_store.save(emb, app.config["DATA_DIR"])
     print(f"embeddings: {len(ids):,} papers ({hits:,} real, the rest random unit vectors)")
 

@@ -108,19 +108,17 @@ def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings |
 
 
 def _tidy(data_dir: str, model: str) -> None:
-    """What a killed run left behind (called holding the lease, so no run is writing): its
-    half-written chunk and build, and the chunks of another model's interrupted run."""
-    root = root_dir(data_dir)
-    for folder in (root / "pending").glob("*"):
+    """Chunks a killed run left behind (called holding the lease, so no run is writing): its
+    half-written one, and those of another model's run. (A half-written build is removed
+    with the old builds, by `store.prune`.)"""
+    pending = root_dir(data_dir) / "pending"
+    for folder in pending.glob("*"):
         if folder.name != model and folder.is_dir():
             log.info("embeddings: dropping an interrupted run's chunks of another model")
             shutil.rmtree(folder, ignore_errors=True)
-    for tmp in (*root.glob(".*.tmp-*"), *(root / "pending" / model).glob(".*.tmp.npz")):
+    for tmp in (pending / model).glob(".*.tmp.npz"):
         log.info("embeddings: removing %s, left by a run that was stopped", tmp.name)
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
 
 
 def epoch(value) -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sanity.engine.store import CURRENT, publish, read_current
+from sanity.engine.store import CURRENT, prune, publish, read_current
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +66,7 @@ def save(emb: Embeddings, data_dir: str | os.PathLike) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    for old in sorted(p for p in root.iterdir() if p.is_dir() and p.name[0].isdigit())[:-2]:
-        if old.name != emb.build_id:
-            shutil.rmtree(old, ignore_errors=True)
+    prune(root, keep=[emb.build_id], keep_builds=2)
     return final
 
 

@@ -64,7 +64,7 @@ def runtime(path: str | None = None):
         if path not in _models:
             try:
                 threads = int(current_app.config.get("SEMANTIC_THREADS") or 1)
-                _models[path] = semantic.Model(path, threads=threads)
+                _models[path] = semantic.Model(path, threads=threads, fingerprint=now)
             except semantic.ModelError as exc:
                 raise ModelProblem(str(exc)) from None
         return _models[path]
@@ -88,7 +88,7 @@ def model_fingerprint(path: str) -> str | None:
         try:
             from sanity.engine import semantic  # optional: the `semantic` extra, only when on
 
-            value = semantic.fingerprint(Path(path))
+            value = semantic.model_fingerprint(Path(path))
         except (ImportError, OSError):
             value = None
         _fingerprint = (key, value)  # one assignment: a concurrent reader sees old or new

@@ -64,7 +64,7 @@ def _pooling(root: Path) -> Pooling:
     return Pooling(mode.get(modes[0], "mean"), normalize=True)
 
 
-def fingerprint(root: Path) -> str:
+def model_fingerprint(root: Path) -> str:
     """What identifies the model's output: every file that shapes it (config, tokenizer,
     modules, sequence length, pooling) and the whole weights file (a fine-tuned model of the
     same size differs only deep inside it). Embeddings made with another fingerprint are
@@ -137,7 +137,10 @@ ACTIVATIONS = {
 class Model:
     """A BERT sentence encoder: `encode(texts)` gives one L2-normalised float32 row per text."""
 
-    def __init__(self, path: str | os.PathLike, threads: int = 1) -> None:
+    def __init__(
+        self, path: str | os.PathLike, threads: int = 1, fingerprint: str | None = None
+    ) -> None:
+        """`fingerprint`: the directory's, when the caller has it (not read again)."""
         root = Path(path)
         self.threads = max(1, int(threads))
         if not root.is_dir():
@@ -166,7 +169,7 @@ class Model:
         self.tokenizer.enable_truncation(max_length=self.max_tokens)
         self.w = self._weights(root / "model.safetensors")
         self.dim = int(self.w["embeddings.word_embeddings.weight"].shape[1])
-        self.fingerprint = fingerprint(root)
+        self.fingerprint = fingerprint or model_fingerprint(root)
 
     def _weights(self, path: Path) -> dict[str, np.ndarray]:
         try:

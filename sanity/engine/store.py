@@ -118,7 +118,7 @@ def save(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(root, keep=[features.build_id], keep_builds=keep_builds)
+    prune(root, keep=[features.build_id], keep_builds=keep_builds)
     store = _stores.get(str(data_dir))
     if store is not None:
         store.invalidate()  # this process sees its own build at once
@@ -196,8 +196,10 @@ def _load_authors(path: Path, meta: dict) -> Authors:
     )
 
 
-def _prune(root: Path, keep: list[str], keep_builds: int) -> None:
-    builds = sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")))
+def prune(root: Path, keep: list[str], keep_builds: int) -> None:
+    """Builds (folders named by their time) beyond the newest `keep_builds`, except `keep`,
+    and temp folders more than an hour old (left by a killed writer) are removed."""
+    builds = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:1].isdigit())
     for old in builds[:-keep_builds]:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -262,8 +264,8 @@ def test_a_build_without_its_float32_copy_ranks_the_same(semantic_app):
 
 def test_a_full_disk_or_a_killed_run_leaves_nothing_that_stops_the_next(semantic_app, monkeypatch):
     """A chunk write that fails (disk full) removes its half-written file; a half-written
-    chunk or build left by a killed run, and a damaged chunk, are removed by the next run,
-    which then embeds every paper."""
+    chunk left by a killed run, a damaged chunk and a killed run's build more than an hour
+    old are removed by the next run, which then embeds every paper."""
     topical_papers(2)
     data_dir = semantic_app.config["DATA_DIR"]
     folder = embedding_job.pending_dir(data_dir, embeddings.runtime().fingerprint)
@@ -283,6 +285,8 @@ def test_a_full_disk_or_a_killed_run_leaves_nothing_that_stops_the_next(semantic
     killed_build = embedding_store.root_dir(data_dir) / ".20260101T000000-1.tmp-1"
     killed_build.mkdir()
     (killed_build / "vectors.npy").write_bytes(b"\x93NUMPY half")
+    hours_ago = time.time() - 2 * 3600  # a build being written now is left alone
+    os.utime(killed_build, (hours_ago, hours_ago))
     done = embedding_job.embed_missing()
     assert done.embedded == done.total == 6
     assert not folder.exists() and not killed_build.exists()
