@@ -307,3 +307,24 @@ def test_a_worker_run_stopped_after_its_hours_is_logged_not_a_crash(
     with caplog.at_level("WARNING"):
         assert embedding_job.embed_in_child(semantic_app) is False
     assert "the next run goes on" in caplog.text
+
+
+def test_old_builds_are_pruned_and_pending_is_kept(semantic_app):
+    """Each run keeps the newest two builds (the current one among them); the pending
+    folder is never taken for a build."""
+    ids = [pid for group in topical_papers(2).values() for pid in group]
+    data_dir = semantic_app.config["DATA_DIR"]
+    for n in range(4):
+        paper = db.session.get(Paper, ids[n])
+        paper.updated = paper.updated + timedelta(days=1)
+        db.session.commit()
+        embedding_job.embed_missing()
+    root = embedding_store.root_dir(data_dir)
+    builds = sorted(p.name for p in root.iterdir() if p.is_dir() and p.name[0].isdigit())
+    assert len(builds) == 2 and embedding_store.current_build_id(data_dir) == builds[-1]
+    (root / "pending").mkdir(exist_ok=True)
+    paper = db.session.get(Paper, ids[5])
+    paper.updated = paper.updated + timedelta(days=1)
+    db.session.commit()
+    embedding_job.embed_missing()
+    assert (root / "pending").is_dir()
