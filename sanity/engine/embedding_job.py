@@ -110,7 +110,7 @@ def _publish(data_dir: str, model: str, base: Embeddings | None) -> Embeddings |
 def _tidy(data_dir: str, model: str) -> None:
     """Chunks a killed run left behind (called holding the lease, so no run is writing): its
     half-written one, and those of another model's run. (A half-written build is removed
-    with the old builds, by `store.prune`.)"""
+    with the old builds, by `builds.prune`.)"""
     pending = root_dir(data_dir) / "pending"
     for folder in pending.glob("*"):
         if folder.name != model and folder.is_dir():

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sanity.engine.store import CURRENT, prune, publish, read_current
+from sanity.engine.builds import CURRENT, prune, publish, read_current
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ import scipy.sparse as sp
 
 from sanity.engine import ondisk
 from sanity.engine.authors import Authors
+from sanity.engine.builds import prune, publish, read_current
 from sanity.engine.features import Doc, Features, Params, new_build_id
-
-CURRENT = "CURRENT"
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +30,6 @@ class EngineUnavailable(Exception):
 
 def features_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "features"
-
-
-def _fsync_write(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-
-
-def publish(tmp: Path, root: Path, build_id: str, meta: dict) -> Path:
-    """Finish a build written in `tmp`: its `meta.json`, every file flushed, the folder renamed
-    to `root/build_id`, then CURRENT switched to it (a reader sees the old build or the whole
-    new one). The rules of every build kept on disk (features, embeddings)."""
-    _fsync_write(tmp / "meta.json", json.dumps(meta).encode())
-    for path in tmp.iterdir():
-        with open(path, "rb+") as f:
-            os.fsync(f.fileno())
-    final = root / build_id
-    os.rename(tmp, final)
-    pointer = root / f".{CURRENT}.tmp-{os.getpid()}"
-    _fsync_write(pointer, build_id.encode())
-    os.replace(pointer, root / CURRENT)
-    return final
-
-
-def read_current(root: Path) -> str | None:
-    """The build id CURRENT names in `root`, None before the first build."""
-    try:
-        return (root / CURRENT).read_text().strip() or None
-    except FileNotFoundError:
-        return None
 
 
 def staging(data_dir: str | os.PathLike) -> Path:
@@ -194,18 +162,6 @@ def _load_authors(path: Path, meta: dict) -> Authors:
         aliases=found["aliases"],
         weight=float(found["weight"]),
     )
-
-
-def prune(root: Path, keep: list[str], keep_builds: int) -> None:
-    """Builds (folders named by their time) beyond the newest `keep_builds`, except `keep`,
-    and temp folders more than an hour old (left by a killed writer) are removed."""
-    builds = sorted(p for p in root.iterdir() if p.is_dir() and p.name[:1].isdigit())
-    for old in builds[:-keep_builds]:
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
-    for tmp in root.glob(".*.tmp-*"):
-        if time.time() - tmp.stat().st_mtime > 3600:
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
 
 
 def current_build_id(data_dir: str | os.PathLike) -> str | None:
