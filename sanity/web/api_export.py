@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest
 
-from sanity.accounts import library
+from sanity.accounts import library, restore
 from sanity.db import db
 from sanity.models import Paper
 from sanity.papers import get_paper
@@ -107,12 +107,12 @@ def import_json():
     except BadRequest:
         abort(400, "the body is not valid JSON")
     try:
-        parsed = library.parse(body)
-    except library.LibraryError as exc:
+        parsed = restore.parse(body)
+    except restore.LibraryError as exc:
         abort(400, str(exc))
     try:
-        result = library.restore(current_user, parsed)
-    except library.LibraryError as exc:  # over a quota together with what the user holds
+        result = restore.restore(current_user, parsed)
+    except restore.LibraryError as exc:  # over a quota together with what the user holds
         db.session.rollback()
         abort(400, str(exc))
     except IntegrityError:  # a concurrent change to the same tags
