@@ -21,21 +21,17 @@ from sqlalchemy import Select, func, select
 from sanity import engine
 from sanity.accounts.searches import saved_searches
 from sanity.accounts.tags import tagged_ids, training_sets, user_tags
-from sanity.arxiv import abs_url, pdf_url
 from sanity.db import db
 from sanity.engine.search import new_matches
 from sanity.leases import DIGEST_LOCK, Lease
-from sanity.mail.links import external_url, unsubscribe_token
-from sanity.mail.send import Mailer, MailError, render_message
+from sanity.mail.digest_render import render
+from sanity.mail.send import Mailer, MailError
 from sanity.models import DigestSent, Paper, SavedSearch, User
 from sanity.papers import Filters
 from sanity.query import QueryError
 from sanity.timeutil import as_utc, get_clock
 
 log = logging.getLogger(__name__)
-
-ABSTRACT_CHARS = 300
-AUTHORS_SHOWN = 5
 
 
 @dataclass
@@ -184,65 +180,7 @@ def build(user: User, window: Window, limit: int, use_engine: bool = True) -> Di
     return digest
 
 
-# ---- the message ----
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join((text or "").split())
-    if len(text) <= limit:
-        return text
-    return text[:limit].rsplit(" ", 1)[0].rstrip(",.;:") + " …"
-
-
-def paper_view(paper: Paper) -> dict:
-    """What a digest shows of a paper, with links here and to arXiv."""
-    authors = list(paper.authors or [])
-    shown = ", ".join(authors[:AUTHORS_SHOWN]) + (" et al." if len(authors) > AUTHORS_SHOWN else "")
-    return {
-        "id": paper.id,
-        "title": " ".join(paper.title.split()),
-        "authors": shown,
-        "categories": paper.category_list,
-        "published": as_utc(paper.published),
-        "abstract": _shorten(paper.abstract, ABSTRACT_CHARS),
-        "url": external_url("papers.paper", pid=paper.id),
-        "arxiv_url": abs_url(paper.id),
-        "pdf_url": pdf_url(paper.id, paper.version),
-    }
-
-
-def _heading(section: Section) -> str:
-    if section.kind == "tag":
-        return f'Recommended for your tag "{section.name}"'
-    return f'New matches of your saved search "{section.name}"'
-
-
-def render(digest: Digest, now: datetime):
-    """The digest as a multipart (text + HTML) message with List-Unsubscribe headers."""
-    user = digest.user
-    unsubscribe = external_url("account_mail.unsubscribe", token=unsubscribe_token(user))
-    headers = {
-        "List-Unsubscribe": f"<{unsubscribe}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        "Auto-Submitted": "auto-generated",
-    }
-    sections = [
-        {"heading": _heading(s), "query": s.query, "papers": [paper_view(p) for p in s.papers]}
-        for s in digest.sections
-    ]
-    return render_message(
-        user.email,
-        digest.subject,
-        "digest",
-        headers,
-        user=user,
-        sections=sections,
-        count=len(digest.papers),
-        date=now,
-        home_url=external_url("papers.index"),
-        profile_url=external_url("auth.profile"),
-        unsubscribe_url=unsubscribe,
-    )
+# ---- after sending ----
 
 
 def record(digest: Digest, window: Window, now: datetime) -> None:
