@@ -57,7 +57,7 @@ import numpy as np
 from classic import classic_features, classic_svm_scores
 from common import load_records, require_data
 
-from sanity.engine import classifier, features, hybrid, ranking, store
+from sanity.engine import classifier, feature_build, features, hybrid, ranking, store
 from sanity.engine.authors import NameCounter, combine
 from sanity.engine.features import Doc, Params
 
@@ -436,7 +436,7 @@ def main() -> None:
     started = time.monotonic()
     words = store.load(args.cache) if args.cache and store.current_build_id(args.cache) else None
     if words is None or words.n != len(docs):
-        words = features.build(lambda: iter(docs), Params())
+        words = feature_build.build(lambda: iter(docs), Params())
         if args.cache:
             store.save(words, args.cache)
     print(f"words: {words.n:,} papers x {len(words.vocabulary):,} terms "
@@ -445,7 +445,7 @@ def main() -> None:
     if args.author_words != "yes":
         bare = [Doc(d.id, f"{r['title']}. {r['abstract']}", 0, 0, d.categories, d.authors)
                 for d, r in zip(docs, records, strict=True)]  # fmt: skip
-        without = features.build(lambda: iter(bare), Params())
+        without = feature_build.build(lambda: iter(bare), Params())
         variants = {"no": [(" -aw", without)], "both": [("", words), (" -aw", without)]}
     started = time.monotonic()
     names = NameCounter(10 * Params().author_max_features)

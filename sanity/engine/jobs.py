@@ -18,7 +18,7 @@ from sqlalchemy import BigInteger, cast, extract, func, select
 
 from config import Config
 from sanity.db import chunked, db, is_sqlite
-from sanity.engine import features, search, store
+from sanity.engine import feature_build, features, search, store
 from sanity.engine.features import Doc, Features, Params
 from sanity.leases import FEATURES_LOCK, Lease
 from sanity.models import Paper
@@ -93,7 +93,7 @@ def full_build(progress: Callable[[str, int, int], None] | None = None) -> Featu
 
 
 def _watched(progress: Callable[[str, int, int], None], total: int):
-    """iter_docs for features.build, telling `progress` about each of its two passes."""
+    """iter_docs for feature_build.build, telling `progress` about each of its two passes."""
     stages = iter(["vocabulary", "counting"])
 
     def source() -> Iterator[Doc]:
@@ -139,7 +139,7 @@ def _build_and_save(params: Params, total: int, source=iter_docs) -> Features:
     staged = store.staging(data_dir)
     try:
         processes = int(cfg["FEATURE_PROCESSES"])
-        built = features.build(source, params, staged, total=total, processes=processes)
+        built = feature_build.build(source, params, staged, total=total, processes=processes)
         store.save(built, data_dir, staged=staged)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)

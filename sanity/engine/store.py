@@ -33,7 +33,7 @@ def features_dir(data_dir: str | os.PathLike) -> Path:
 
 
 def staging(data_dir: str | os.PathLike) -> Path:
-    """A new folder in which a build writes its matrix files (`features.build(out=...)`) before
+    """A new folder in which a build writes its matrix files (`feature_build.build(out=...)`) before
     `save(..., staged=...)` publishes it; removed with the other leftovers if never saved."""
     root = features_dir(data_dir)
     root.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from sanity.engine import classifier, features, ranking, store
+from sanity.engine import classifier, feature_build, features, ranking, store
 from sanity.engine.authors import NameCounter, display, name_key
 from sanity.engine.features import Doc, Params
 
@@ -93,20 +93,20 @@ def corpus(n_per: int = 12) -> list[Doc]:
 def test_author_block_sits_beside_the_words():
     """Author columns follow the word columns, rows are unit length, names read as authors."""
     docs = corpus()
-    built = features.build(lambda: iter(docs), WEIGHTED)
+    built = feature_build.build(lambda: iter(docs), WEIGHTED)
     assert len(built.authors) >= 8
     assert built.X.shape == (len(docs), len(built.vocabulary) + len(built.authors))
     norms = np.sqrt(built.X.multiply(built.X).sum(axis=1)).A.ravel()
     assert np.allclose(norms, 1.0, atol=1e-5)
     assert "author: Ana Lima" in built.terms
-    plain = features.build(lambda: iter(docs), Params())
+    plain = feature_build.build(lambda: iter(docs), Params())
     assert len(plain.authors) == 0 and plain.X.shape[1] == len(plain.vocabulary)
 
 
 def test_quality_guard_tagging_a_group_finds_that_group():
     """Three papers of one group bring its other papers first, not the same-topic group's."""
     docs = corpus()
-    built = features.build(lambda: iter(docs), WEIGHTED)
+    built = feature_build.build(lambda: iter(docs), WEIGHTED)
     rows = {name: [i for i, d in enumerate(docs) if d.id[5] == str(g)] for g, name in
             enumerate(["graphs-a", "graphs-b", "robots-a", "robots-b"])}  # fmt: skip
     positives = np.array(rows["graphs-a"][:3])
@@ -123,7 +123,7 @@ def test_quality_guard_tagging_a_group_finds_that_group():
 def test_fresh_rows_count_known_authors_at_once():
     """A new paper by a known author gets its author column; an unknown one counts at refit."""
     docs = corpus()
-    base = features.build(lambda: iter(docs), WEIGHTED)
+    base = feature_build.build(lambda: iter(docs), WEIGHTED)
     known = Doc("2602.00001", "graph neural networks", 99, 99, "graphs", ["Bal\\'azs X", "Bo Chen"])
     grown = features.with_rows(base, [known])
     row = grown.X[grown.index["2602.00001"]]
@@ -135,7 +135,7 @@ def test_fresh_rows_count_known_authors_at_once():
 
 def test_authors_survive_save_and_load(tmp_path):
     """The author vocabulary is part of the build on disk; an older build asks for a refit."""
-    built = features.build(lambda: iter(corpus()), WEIGHTED)
+    built = feature_build.build(lambda: iter(corpus()), WEIGHTED)
     store.save(built, tmp_path)
     loaded = store.load(tmp_path)
     assert loaded.terms == built.terms and loaded.authors.aliases == built.authors.aliases
@@ -147,7 +147,7 @@ def test_authors_survive_save_and_load(tmp_path):
 def test_a_build_from_before_author_features_is_refit(tmp_path):
     """A saved build without an author vocabulary loads with author weight 0, so the update
     sees its parameters differ from the configuration and refits."""
-    built = features.build(lambda: iter(corpus()), Params())
+    built = feature_build.build(lambda: iter(corpus()), Params())
     path = store.save(built, tmp_path)
     meta = json.loads((path / "meta.json").read_text())
     del meta["authors"], meta["params"]["author_weight"]

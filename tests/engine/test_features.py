@@ -11,7 +11,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer
 
-from sanity.engine import counting, features, ondisk, store
+from sanity.engine import counting, feature_build, features, ondisk, store
 from sanity.engine.analyzer import TOKEN_PATTERN, term_hashes
 from sanity.engine.authors import unit_rows
 from sanity.engine.features import Doc, Params
@@ -36,7 +36,7 @@ def docs(n: int, offset: int = 0) -> list[Doc]:
 def test_builds_work_from_the_first_paper(n):
     """Tiny corpora build (document-frequency limits adapt) with unit-length rows."""
     corpus = docs(n)
-    built = features.build(lambda: iter(corpus), Params())
+    built = feature_build.build(lambda: iter(corpus), Params())
     assert built.X.shape == (n, len(built.vocabulary)) and built.vocabulary
     norms = np.sqrt(built.X.multiply(built.X).sum(axis=1)).A.ravel()
     assert np.allclose(norms[norms > 0], 1.0, atol=1e-5)
@@ -55,7 +55,7 @@ def test_df_bounds_adapt_to_corpus_size():
 def test_ngram_counter_is_bounded_but_keeps_frequent_terms():
     """With a tiny n-gram budget the counter is pruned, yet frequent terms survive."""
     corpus = docs(600)
-    built = features.build(lambda: iter(corpus), Params(max_ngrams=60, min_df=1))
+    built = feature_build.build(lambda: iter(corpus), Params(max_ngrams=60, min_df=1))
     assert {"graph neural", "robot policy", "diffusion image"} <= set(built.vocabulary)
     assert built.n == 600 and all(built.X[i].nnz > 0 for i in range(600))
     assert built.n == 600 and built.fitted_docs == 600
@@ -98,7 +98,7 @@ def test_document_frequencies_of_hashes_are_exact_until_the_counter_is_pruned():
 
 def test_save_load_roundtrip_and_current_pointer(tmp_path):
     """A saved build loads back identical and CURRENT names it."""
-    built = features.build(lambda: iter(docs(30)), Params())
+    built = feature_build.build(lambda: iter(docs(30)), Params())
     store.save(built, tmp_path)
     assert store.current_build_id(tmp_path) == built.build_id
     loaded = store.load(tmp_path)
@@ -117,9 +117,9 @@ def test_save_load_roundtrip_and_current_pointer(tmp_path):
 
 def test_failed_write_keeps_the_old_build(tmp_path, monkeypatch):
     """If writing a build fails midway, CURRENT still names the old, intact build."""
-    old = features.build(lambda: iter(docs(20)), Params())
+    old = feature_build.build(lambda: iter(docs(20)), Params())
     store.save(old, tmp_path)
-    new = features.build(lambda: iter(docs(40)), Params())
+    new = feature_build.build(lambda: iter(docs(40)), Params())
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -138,7 +138,7 @@ def test_store_swaps_in_a_newer_build(tmp_path, monkeypatch):
     monkeypatch.setattr(FeatureStore, "CHECK_SECONDS", 0.0)
     cache = FeatureStore(str(tmp_path))
     assert cache.get() is None
-    first = features.build(lambda: iter(docs(10)), Params())
+    first = feature_build.build(lambda: iter(docs(10)), Params())
     store.save(first, tmp_path)
     assert cache.get().build_id == first.build_id
     second = features.with_rows(cache.get(), docs(3, offset=100))
@@ -148,7 +148,7 @@ def test_store_swaps_in_a_newer_build(tmp_path, monkeypatch):
 
 def test_with_rows_replaces_and_appends():
     """New docs are appended; a doc with a known id replaces its row (no duplicates)."""
-    base = features.build(lambda: iter(docs(12)), Params())
+    base = feature_build.build(lambda: iter(docs(12)), Params())
     changed = docs(1)[0]
     changed.text = "entirely different robot policy learning"
     changed.updated += 100
@@ -165,7 +165,7 @@ def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path, monkeypatch):
     matrix in memory) publishes the same build as with_rows, transpose included (written in
     many column blocks here)."""
     monkeypatch.setattr(ondisk, "TRANSPOSE_BLOCK", 100)
-    base = features.build(lambda: iter(docs(300)), Params(author_weight=0.6, author_min_df=1))
+    base = feature_build.build(lambda: iter(docs(300)), Params(author_weight=0.6, author_min_df=1))
     base.category_mask("cs.CV")  # a cached mask must not carry over to the new build
     store.save(base, tmp_path)
     changed = docs(1, offset=7)[0]
@@ -184,7 +184,7 @@ def test_rows_added_on_disk_match_rows_added_in_memory(tmp_path, monkeypatch):
 
 def test_old_builds_are_pruned(tmp_path):
     """Only the newest builds are kept on disk."""
-    base = features.build(lambda: iter(docs(5)), Params())
+    base = feature_build.build(lambda: iter(docs(5)), Params())
     for i in range(4):
         store.save(features.with_rows(base, docs(1, offset=900 + i)), tmp_path)
     builds = [p for p in store.features_dir(tmp_path).iterdir() if p.is_dir()]
@@ -197,10 +197,10 @@ def test_near_identical_texts_still_build():
     same = [
         Doc(f"2601.{i:05d}", "Synthetic paper about attention", 0, 0, "cs.LG") for i in range(400)
     ]
-    built = features.build(lambda: iter(same), Params())
+    built = feature_build.build(lambda: iter(same), Params())
     assert built.vocabulary and built.X.shape == (400, len(built.vocabulary))
     empty = [Doc("2601.00001", "the of and", 0, 0, "")]
-    assert features.build(lambda: iter(empty), Params()).X.shape == (1, 0)
+    assert feature_build.build(lambda: iter(empty), Params()).X.shape == (1, 0)
 
 
 def _same(a, b) -> None:
@@ -218,9 +218,9 @@ def test_a_build_counted_in_worker_processes_is_the_same(tmp_path):
         d.authors = [f"Author {int(d.id[-3:]) % 7}"]
         if i >= 450:  # first seen in the fifth chunk, spelled three ways
             d.authors.append("LATE AUTHOR" if i == 450 else "late author" if i % 2 else "Late A")
-    alone = features.build(lambda: iter(corpus), params, total=features.PARALLEL_FROM)
-    parallel = features.build(
-        lambda: iter(corpus), params, tmp_path, total=features.PARALLEL_FROM, processes=2
+    alone = feature_build.build(lambda: iter(corpus), params, total=feature_build.PARALLEL_FROM)
+    parallel = feature_build.build(
+        lambda: iter(corpus), params, tmp_path, total=feature_build.PARALLEL_FROM, processes=2
     )
     _same(alone, parallel)
     assert parallel.authors.keys == alone.authors.keys
@@ -268,16 +268,16 @@ def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
     """Past VOCABULARY_SAMPLE docs, candidate terms come from every k-th doc; document
     frequencies, idf and every row are still counted over all docs."""
     corpus = docs(900)
-    full = features.build(lambda: iter(corpus), Params(min_df=1))
-    monkeypatch.setattr(features, "VOCABULARY_SAMPLE", 300)
-    sampled = features.build(lambda: iter(corpus), Params(min_df=1), total=900)
+    full = feature_build.build(lambda: iter(corpus), Params(min_df=1))
+    monkeypatch.setattr(feature_build, "VOCABULARY_SAMPLE", 300)
+    sampled = feature_build.build(lambda: iter(corpus), Params(min_df=1), total=900)
     assert sampled.n == 900 and sampled.fitted_docs == 900
     shared = set(full.vocabulary) & set(sampled.vocabulary)
     assert {"keyword0", "keyword3"} <= shared  # in docs 0 and 3: sampled
     for position, chosen in ((0, True), (1, False)):  # doc 0 is in the sample, doc 1 not
         odd = list(corpus)
         odd[position] = Doc(odd[position].id, "zebra crossing", 1, 1, "cs.LG")
-        built = features.build(lambda odd=odd: iter(odd), Params(min_df=1), total=900)
+        built = feature_build.build(lambda odd=odd: iter(odd), Params(min_df=1), total=900)
         assert ("zebra" in built.vocabulary) is chosen
     by_term = dict(zip(full.vocabulary, full.idf, strict=True))
     assert all(
@@ -285,7 +285,7 @@ def test_a_large_corpus_chooses_terms_from_a_sample(monkeypatch):
     )
     row = sampled.X[sampled.index["2601.00001"]]
     assert row.nnz > 0  # a doc outside the sample is still represented by the chosen terms
-    monkeypatch.setattr(features, "PARALLEL_FROM", 900)  # counting on two workers
+    monkeypatch.setattr(feature_build, "PARALLEL_FROM", 900)  # counting on two workers
     params = Params(min_df=1, chunk=40)  # small chunks: many tasks
-    _same(features.build(lambda: iter(corpus), params, total=900),
-          features.build(lambda: iter(corpus), params, total=900, processes=2))  # fmt: skip
+    _same(feature_build.build(lambda: iter(corpus), params, total=900),
+          feature_build.build(lambda: iter(corpus), params, total=900, processes=2))  # fmt: skip

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sanity.engine import classifier, features, ranking, store
+from sanity.engine import classifier, feature_build, features, ranking, store
 from sanity.engine.features import Doc, Params
 
 CORPUS = [
@@ -22,7 +22,7 @@ CORPUS = [
 @pytest.fixture(scope="module")
 def built() -> features.Features:
     docs = [Doc(f"p{i}", text, 1000 + i, 1000 + i, "cs.LG") for i, text in enumerate(CORPUS)]
-    return features.build(lambda: iter(docs), Params(min_df=1, max_df=1.0))
+    return feature_build.build(lambda: iter(docs), Params(min_df=1, max_df=1.0))
 
 
 def test_top_k_orders_and_respects_the_mask():
@@ -233,7 +233,7 @@ def test_features_know_author_norms_and_primary_categories(tmp_path):
     cats = ["cs.LG stat.ML", "stat.ML cs.LG", "cs.LG", "math.OC"] * 3
     docs = [Doc(f"q{i}", CORPUS[i % 6], 1000 + i, 1000 + i, cats[i], people[i])
             for i in range(12)]  # fmt: skip
-    built = features.build(lambda: iter(docs), Params(min_df=1, max_df=1.0, author_weight=0.6))
+    built = feature_build.build(lambda: iter(docs), Params(min_df=1, max_df=1.0, author_weight=0.6))
     store.save(built, tmp_path)
     loaded = store.load(tmp_path)
     assert loaded.columns is not None
