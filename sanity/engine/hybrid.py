@@ -91,14 +91,12 @@ def dense_rows(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _mean_filled(E: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """`dense_rows`, with a row not embedded yet given the others' mean: zeros would teach
-    the SVM that having no embedding (the newest papers, during a first run) marks a class."""
-    out = dense_rows(E, rows)
-    have = rows >= 0
+def _fill_mean(dense: np.ndarray, have: np.ndarray) -> None:
+    """Give the rows not embedded yet (`have` False) the others' mean, in place: zeros would
+    teach the SVM that having no embedding (the newest papers, during a first run) marks a
+    class."""
     if have.any() and not have.all():
-        out[~have] = out[have].mean(axis=0)
-    return out
+        dense[~have] = dense[have].mean(axis=0)
 
 
 def _as_csr(dense: np.ndarray) -> sp.csr_matrix:
@@ -159,7 +157,9 @@ def svm(
     if len(neg) == 0:
         return similar(X, E, rows, weight, X[pos], dense_rows(E, rows[pos]), k, allowed)
     train_rows = np.concatenate([pos, neg])
-    dense = np.concatenate([_mean_filled(E, rows[pos]), _mean_filled(E, rows[neg])])
+    dense = dense_rows(E, rows[train_rows])
+    _fill_mean(dense[: len(pos)], rows[pos] >= 0)  # each class its own mean
+    _fill_mean(dense[len(pos) :], rows[neg] >= 0)
     dense *= np.float32(weight)
     train = sp.hstack([X[train_rows], _as_csr(dense)], format="csr")
     y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
